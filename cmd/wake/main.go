@@ -1,0 +1,60 @@
+// Command wake is the one binary of wake: `wake up` runs the whole control
+// plane on one machine; the other subcommands run one role each against a
+// NATS cluster.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = map[string]command{
+	"up":      {"run the whole control plane on this machine, with an embedded NATS server", runUp},
+	"gateway": {"run the Kubernetes API gateway against a NATS server", runGateway},
+	"version": {"print wake's version", runVersion},
+}
+
+func main() {
+	if len(os.Args) < 2 || commands[os.Args[1]].run == nil {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if err := commands[os.Args[1]].run(ctx, os.Args[2:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "wake %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: wake <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+}
+
+// Version is wake's version, set at build time with -ldflags.
+var Version = "dev"
+
+func runVersion(ctx context.Context, args []string, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "wake %s (Kubernetes API v1.37)\n", Version)
+	return nil
+}

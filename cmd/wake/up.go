@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/embedded"
+	"github.com/wakehq/wake/gateway"
+	"github.com/wakehq/wake/gateway/pki"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/controllers/namespace"
+	"github.com/wakehq/wake/services/reconcile"
+)
+
+// upConfig is everything `wake up` needs; tests build one directly.
+type upConfig struct {
+	dataDir    string
+	listen     string // gateway HTTPS address
+	natsURL    string // external NATS; "" = embedded
+	natsListen string // embedded NATS client address; "" = in-process only
+	noSync     bool   // tests only: no fsync per event
+	// ready, when set, receives the kubeconfig path once wake serves.
+	ready func(kubeconfig string)
+}
+
+func runUp(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	home, _ := os.UserHomeDir()
+	cfg := upConfig{}
+	fs.StringVar(&cfg.dataDir, "data", filepath.Join(home, ".wake"), "data directory: NATS files, CA, tokens, kubeconfig")
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:6443", "address the Kubernetes API gateway serves HTTPS on")
+	fs.StringVar(&cfg.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: run one embedded)")
+	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", `address the embedded NATS server serves other wake processes on ("" = this process only)`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.ready = func(kubeconfig string) {
+		fmt.Fprintf(stdout, "wake is up: the Kubernetes API is at https://%s\n  export KUBECONFIG=%s\n", cfg.listen, kubeconfig)
+	}
+	return up(ctx, cfg)
+}
+
+// up runs the whole control plane until ctx ends.
+func up(ctx context.Context, cfg upConfig) error {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return err
+	}
+	nc, stopNATS, err := connectNATS(cfg)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+
+	ca, err := pki.LoadOrCreateCA(filepath.Join(cfg.dataDir, "pki"))
+	if err != nil {
+		return fmt.Errorf("CA: %w", err)
+	}
+	tokens, adminToken, err := loadOrCreateTokens(filepath.Join(cfg.dataDir, "tokens.csv"))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	addr := ln.Addr().String()
+	host, _, _ := net.SplitHostPort(addr)
+	hostname, _ := os.Hostname()
+	cert, err := ca.ServerCert("localhost", "127.0.0.1", "::1", host, hostname)
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(cfg.dataDir, "kubeconfig")
+	if err := writeKubeconfig(kubeconfig, "https://"+addr, ca.CertPEM, adminToken); err != nil {
+		return err
+	}
+	return runControlPlane(ctx, nc, ln, pki.ServerTLS(cert), tokens, controllers, func() {
+		if cfg.ready != nil {
+			cfg.ready(kubeconfig)
+		}
+	})
+}
+
+// runControlPlane runs the projection, the gateway and every service over
+// one NATS connection, until ctx ends or one of them fails.
+// services, when not nil, makes the control loops to run beside them.
+func runControlPlane(ctx context.Context, nc *nats.Conn, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
+	services func(*events.Log, *projections.Projection) []*reconcile.Loop, ready func()) error {
+	log, err := events.Open(ctx, nc, events.Config{})
+	if err != nil {
+		return err
+	}
+	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), 1, false)
+	if err != nil {
+		return err
+	}
+	proj := projections.New(projections.Options{})
+	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: tokens})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return proj.Run(ctx, log, snaps) })
+	g.Go(func() error { return gw.Serve(ctx, ln, tlsConfig) })
+	var loops []*reconcile.Loop
+	if services != nil {
+		loops = services(log, proj)
+	}
+	for _, loop := range loops {
+		g.Go(func() error { return loop.Run(ctx) })
+	}
+	g.Go(func() error {
+		select {
+		case <-proj.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+		if err := gw.Bootstrap(ctx); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		ready()
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// controllers are the services that run inside `wake up`.
+func controllers(log *events.Log, proj *projections.Projection) []*reconcile.Loop {
+	return []*reconcile.Loop{namespace.Loop(log, proj)}
+}
+
+// connectNATS connects to the external server, or starts the embedded one.
+func connectNATS(cfg upConfig) (*nats.Conn, func(), error) {
+	if cfg.natsURL != "" {
+		nc, err := nats.Connect(cfg.natsURL, nats.Name("wake up"), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, nil, fmt.Errorf("nats %s: %w", cfg.natsURL, err)
+		}
+		return nc, nc.Close, nil
+	}
+	srv, err := embedded.Start(embedded.Options{Dir: filepath.Join(cfg.dataDir, "nats"), Listen: cfg.natsListen, NoSync: cfg.noSync})
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := embedded.Connect(srv, "wake up")
+	if err != nil {
+		srv.Shutdown()
+		return nil, nil, err
+	}
+	slog.Info("embedded NATS server started", "store", filepath.Join(cfg.dataDir, "nats"), "listen", cfg.natsListen)
+	return nc, func() {
+		nc.Drain()
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}, nil
+}
+
+// loadOrCreateTokens reads the token file, creating it with an admin token.
+func loadOrCreateTokens(path string) (gateway.Tokens, string, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		line := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n", gateway.NewToken())
+		if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
+			return nil, "", err
+		}
+	}
+	tokens, err := gateway.LoadTokens(path)
+	if err != nil {
+		return nil, "", err
+	}
+	for tok, u := range tokens {
+		if u.Name == "admin" {
+			return tokens, tok, nil
+		}
+	}
+	return nil, "", fmt.Errorf("%s has no admin token", path)
+}
+
+func writeKubeconfig(path, server string, caPEM []byte, token string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["wake"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["wake"] = &clientcmdapi.Context{Cluster: "wake", AuthInfo: "admin", Namespace: "default"}
+	cfg.CurrentContext = "wake"
+	return clientcmd.WriteToFile(*cfg, path)
+}

@@ -1,0 +1,31 @@
+// Package events is wake's vocabulary and its log.
+//
+// It owns:
+//
+//   - the event types and their versions (ObjectCreated, ObjectUpdated,
+//     ObjectDeleted, all ".v1") and the kinds of update (Change);
+//   - the envelope: CloudEvents 1.0 in binary mode over NATS headers
+//     (Event.Encode, Decode, Event.CloudEvent for the CloudEvents SDK);
+//   - the subject grammar: one subject per object,
+//     wake.obj.<group>.<resource>.<namespace>.<name>, with every token
+//     escaped by EncodeToken so that no input becomes a wildcard or an
+//     extra token (Ref, ParseSubject, FilterSubject);
+//   - the stream WAKE and its configuration (Config, Open);
+//   - the Log: Append with an expected last sequence per object (the
+//     only concurrency control in wake), Get, Last, LastSeq, Read (catch
+//     up to now) and Subscribe (follow forever).
+//
+// It must not:
+//
+//   - interpret the objects in events (Data is opaque JSON here): no
+//     projection, state, defaulting or validation of Kubernetes objects
+//     (projections/, gateway/ do that);
+//   - serve HTTP or know about Kubernetes API errors: callers map
+//     ErrConflict, ErrNotFound, ErrUnavailable and ErrInvalid to a Status;
+//   - retry on its own: a conflict means the caller re-reads and decides,
+//     an unavailable log means the caller retries with the same event id.
+//
+// Sequences are resourceVersions: an object's is the sequence of its last
+// event, the log's is LastSeq. The README documents the contract for
+// integrators; subpackage natstest runs a NATS server for tests.
+package events

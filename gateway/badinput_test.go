@@ -1,0 +1,127 @@
+package gateway_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func (e *env) do(t *testing.T, method, path, contentType, body string, auth bool) (int, metav1.Status, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), method, e.url+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var st metav1.Status
+	json.Unmarshal(b, &st)
+	return resp.StatusCode, st, string(b)
+}
+
+func TestBadInput(t *testing.T) {
+	e := start(t)
+	before, err := e.log.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200)
+	huge := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"huge"},"data":{"k":"` + strings.Repeat("x", 4<<20) + `"}}`
+	cm := func(name string) string {
+		return `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `"}}`
+	}
+	const cms = "/api/v1/namespaces/default/configmaps"
+	cases := []struct {
+		name, method, path, ct, body string
+		noAuth                       bool
+		code                         int
+		reason                       metav1.StatusReason
+		message                      string
+	}{
+		{name: "no token", method: "GET", path: cms, noAuth: true, code: 401, reason: metav1.StatusReasonUnauthorized},
+		{name: "malformed JSON", method: "POST", path: cms, ct: "application/json", body: `{"kind":`, code: 400, reason: metav1.StatusReasonBadRequest, message: "not valid JSON"},
+		{name: "malformed YAML", method: "POST", path: cms, ct: "application/yaml", body: "a: [b\n", code: 400, reason: metav1.StatusReasonBadRequest},
+		{name: "not an object", method: "POST", path: cms, ct: "application/json", body: `[1,2]`, code: 400, reason: metav1.StatusReasonBadRequest},
+		{name: "kind differs from URL", method: "POST", path: cms, ct: "application/json", body: `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"a"}}`, code: 400, message: "does not match the expected kind"},
+		{name: "version differs from URL", method: "POST", path: cms, ct: "application/json", body: `{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"a"}}`, code: 400, message: "does not match the expected API version"},
+		{name: "unknown resource", method: "GET", path: "/api/v1/namespaces/default/widgets", code: 404, reason: metav1.StatusReasonNotFound},
+		{name: "unknown group", method: "GET", path: "/apis/example.com/v1/widgets", code: 404},
+		{name: "star name", method: "POST", path: cms, ct: "application/json", body: cm("*"), code: 422, reason: metav1.StatusReasonInvalid},
+		{name: "wildcard name", method: "POST", path: cms, ct: "application/json", body: cm("a.>"), code: 422, reason: metav1.StatusReasonInvalid},
+		{name: "space in name", method: "POST", path: cms, ct: "application/json", body: cm("a b"), code: 422},
+		{name: "uppercase name", method: "POST", path: cms, ct: "application/json", body: cm("Upper"), code: 422},
+		{name: "too long name", method: "POST", path: cms, ct: "application/json", body: cm(strings.Repeat("a", 254)), code: 422},
+		{name: "star in URL name", method: "GET", path: cms + "/a*b", code: 400},
+		{name: "bad namespace in URL", method: "GET", path: "/api/v1/namespaces/a.b/configmaps", code: 400},
+		{name: "namespace missing", method: "POST", path: "/api/v1/namespaces/nowhere/configmaps", ct: "application/json", body: cm("a"), code: 404, reason: metav1.StatusReasonNotFound},
+		{name: "namespace mismatch", method: "POST", path: cms, ct: "application/json", body: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"kube-system"}}`, code: 400},
+		{name: "huge body", method: "POST", path: cms, ct: "application/json", body: huge, code: 413, reason: metav1.StatusReasonRequestEntityTooLarge},
+		{name: "deep nesting", method: "POST", path: cms, ct: "application/json", body: deep, code: 400, message: "nests deeper"},
+		{name: "garbage protobuf", method: "POST", path: cms, ct: "application/vnd.kubernetes.protobuf", body: "k8s\x00garbage", code: 400},
+		{name: "unknown media type", method: "POST", path: cms, ct: "text/plain", body: "x", code: 415},
+		{name: "unknown field strict", method: "POST", path: cms + "?fieldValidation=Strict", ct: "application/json", body: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"bogus":1}`, code: 400, message: `unknown field "bogus"`},
+		{name: "bad fieldValidation", method: "POST", path: cms + "?fieldValidation=Maybe", ct: "application/json", body: cm("a"), code: 400},
+		{name: "bad label selector", method: "GET", path: cms + "?labelSelector=a%3D%3D%3Db", code: 400},
+		{name: "unsupported field selector", method: "GET", path: cms + "?fieldSelector=spec.foo%3Dbar", code: 400, message: "field label not supported"},
+		{name: "update missing", method: "PUT", path: cms + "/missing", ct: "application/json", body: cm("missing"), code: 404},
+		{name: "update name mismatch", method: "PUT", path: cms + "/x", ct: "application/json", body: cm("y"), code: 400},
+		{name: "bad json patch", method: "PATCH", path: "/api/v1/namespaces/default", ct: "application/json-patch+json", body: `{"op":1}`, code: 400},
+		{name: "bad patch type", method: "PATCH", path: "/api/v1/namespaces/default", ct: "text/plain", body: `{}`, code: 415},
+		{name: "invalid deployment", method: "POST", path: "/apis/apps/v1/namespaces/default/deployments", ct: "application/json", body: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[]}}}}`, code: 422},
+		{name: "cluster-scoped with namespace", method: "POST", path: "/api/v1/nodes", ct: "application/json", body: `{"apiVersion":"v1","kind":"Node","metadata":{"name":"n","namespace":"default"}}`, code: 400},
+		{name: "bad propagation policy", method: "DELETE", path: "/api/v1/namespaces/default?propagationPolicy=Sideways", code: 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, st, raw := e.do(t, c.method, c.path, c.ct, c.body, !c.noAuth)
+			if code != c.code {
+				t.Fatalf("code %d, want %d: %.300s", code, c.code, raw)
+			}
+			if st.Kind != "Status" || st.Code != int32(c.code) {
+				t.Fatalf("response is not a Status with code %d: %.300s", c.code, raw)
+			}
+			if c.reason != "" && st.Reason != c.reason {
+				t.Fatalf("reason %q, want %q: %s", st.Reason, c.reason, st.Message)
+			}
+			if !strings.Contains(st.Message, c.message) {
+				t.Fatalf("message %q, want it to contain %q", st.Message, c.message)
+			}
+		})
+	}
+	after, err := e.log.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("bad requests appended %d events", after-before)
+	}
+}
+
+func TestDottedNamesWork(t *testing.T) {
+	e := start(t)
+	body := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kube-root-ca.crt"}}`
+	if code, _, raw := e.do(t, "POST", "/api/v1/namespaces/default/configmaps", "application/json", body, true); code != 201 {
+		t.Fatalf("create: %d %s", code, raw)
+	}
+	if code, _, raw := e.do(t, "GET", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt", "", "", true); code != 200 || !bytes.Contains([]byte(raw), []byte(`"name":"kube-root-ca.crt"`)) {
+		t.Fatalf("get: %d %s", code, raw)
+	}
+	// A dotted name is one subject token, never two objects.
+	if code, _, _ := e.do(t, "GET", "/api/v1/namespaces/default/configmaps/kube-root-ca", "", "", true); code != 404 {
+		t.Fatalf("prefix of a dotted name: %d, want 404", code)
+	}
+}

@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+)
+
+// deleteOptions reads DeleteOptions from the body, or from the query.
+func deleteOptions(w http.ResponseWriter, r *http.Request) (metav1.DeleteOptions, error) {
+	var opts metav1.DeleteOptions
+	body, err := readBody(w, r)
+	if err != nil {
+		return opts, err
+	}
+	if len(body) > 0 {
+		data, err := bodyJSON(r, body, bodyTypes...)
+		if err != nil {
+			return opts, err
+		}
+		if err := json.Unmarshal(data, &opts); err != nil {
+			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid DeleteOptions: %v", err))
+		}
+	}
+	q := r.URL.Query()
+	if v := q.Get("gracePeriodSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid gracePeriodSeconds %q", v))
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if v := q.Get("propagationPolicy"); v != "" {
+		p := metav1.DeletionPropagation(v)
+		opts.PropagationPolicy = &p
+	}
+	if opts.PropagationPolicy != nil {
+		switch *opts.PropagationPolicy {
+		case metav1.DeletePropagationBackground, metav1.DeletePropagationForeground, metav1.DeletePropagationOrphan:
+		default:
+			return opts, apierrors.NewBadRequest(fmt.Sprintf("propagationPolicy must be Background, Foreground or Orphan, not %q", *opts.PropagationPolicy))
+		}
+	}
+	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {
+		zero := int64(0)
+		opts.GracePeriodSeconds = &zero
+	}
+	return opts, nil
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, t target) error {
+	if t.subresource != "" {
+		return methodNotAllowed(r, t)
+	}
+	opts, err := deleteOptions(w, r)
+	if err != nil {
+		return err
+	}
+	o, gone, err := s.deleteOne(r, t, opts)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if !gone {
+		code = http.StatusAccepted
+	}
+	return s.writeObject(w, r, t.kind, code, o.Raw)
+}
+
+// deleteOne deletes an object: at once, or by marking it with a deletion
+// timestamp when finalizers or a grace period must run first. It reports
+// whether the object is gone.
+func (s *Server) deleteOne(r *http.Request, t target, opts metav1.DeleteOptions) (*projections.Object, bool, error) {
+	gone := false
+	o, err := s.updateObject(r, t, 0, true, func(cur runtime.Object) (runtime.Object, error) {
+		m := accessor(cur)
+		if p := opts.Preconditions; p != nil {
+			if p.UID != nil && *p.UID != m.GetUID() {
+				return nil, apierrors.NewConflict(t.gr(), t.name, fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, m.GetUID()))
+			}
+			if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
+				return nil, apierrors.NewConflict(t.gr(), t.name, fmt.Errorf("precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
+			}
+		}
+		grace := s.gracePeriod(cur, opts)
+		if m.GetDeletionTimestamp() != nil {
+			if grace == 0 && !held(cur) {
+				gone = true
+			}
+			return cur, nil
+		}
+		now := metav1.NewTime(s.now().UTC().Truncate(time.Second))
+		if grace > 0 {
+			at := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
+			now = at
+		}
+		m.SetDeletionTimestamp(&now)
+		m.SetDeletionGracePeriodSeconds(&grace)
+		if ns, ok := cur.(*corev1.Namespace); ok {
+			ns.Status.Phase = corev1.NamespaceTerminating
+		}
+		gone = grace == 0 && !held(cur)
+		return cur, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if gone && o.Seq != 0 {
+		// Already marked and now due: record the deletion itself.
+		if cur, ok := s.proj.Get(t.ref()); ok && cur.Seq == o.Seq {
+			typed, err := decodeRaw(cur.Raw, t.kind)
+			if err != nil {
+				return nil, false, err
+			}
+			o, err = s.commit(r.Context(), t, events.ObjectDeleted, events.ChangeDeletion, typed, cur.Seq)
+			if err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return o, gone, nil
+}
+
+// gracePeriod is how long the object gets to wind down before it is gone.
+// Only pods that run on a node have one: everything else goes at once.
+func (s *Server) gracePeriod(obj runtime.Object, opts metav1.DeleteOptions) int64 {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return 0
+	}
+	if opts.GracePeriodSeconds != nil {
+		return *opts.GracePeriodSeconds
+	}
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		return *pod.Spec.TerminationGracePeriodSeconds
+	}
+	return 30
+}
+
+func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, t target) error {
+	f, err := parseFilter(r.URL.Query(), t.kind)
+	if err != nil {
+		return err
+	}
+	opts, err := deleteOptions(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.consistent(r.Context()); err != nil {
+		return err
+	}
+	objs, _ := s.selected(t, f)
+	var deleted []*projections.Object
+	for _, o := range objs {
+		one := t
+		one.namespace, one.name = o.Ref.Namespace, o.Ref.Name
+		d, _, err := s.deleteOne(r, one, opts)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		deleted = append(deleted, d)
+	}
+	writeBody(w, parseAccept(r), http.StatusOK, encodeList(t.kind, strconv.FormatUint(s.proj.Seq(), 10), deleted))
+	return nil
+}

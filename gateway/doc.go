@@ -1,0 +1,13 @@
+// Package gateway serves the Kubernetes REST API over the event log, so that
+// unmodified kubectl and client-go drive wake.
+//
+// Reads come from the projection; writes are validated, defaulted and turned
+// into events appended with the expected sequence of the object's subject
+// (optimistic concurrency through the log), and a write is acknowledged only
+// once the projection has applied it, so the next read sees it.
+//
+// The package owns HTTP: routing (go-chi), authentication, discovery, content
+// negotiation (JSON, YAML, Table), errors as metav1.Status, limits. It must
+// not keep state of its own beyond caches of the projection: any number of
+// gateways may serve the same log.
+package gateway

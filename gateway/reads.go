@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/wakehq/wake/events/kinds"
+	"github.com/wakehq/wake/gateway/tables"
+	"github.com/wakehq/wake/projections"
+)
+
+// consistent waits until the projection has applied everything the log held
+// when the request arrived, so any gateway serves every acknowledged write.
+func (s *Server) consistent(ctx context.Context) error {
+	last, err := s.log.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return s.proj.WaitFor(ctx, last)
+}
+
+// current returns the live object a target names, or NotFound.
+func (s *Server) current(t target) (*projections.Object, error) {
+	o, ok := s.proj.Get(t.ref())
+	if !ok {
+		return nil, apierrors.NewNotFound(t.gr(), t.name)
+	}
+	return o, nil
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, t target) error {
+	if err := s.consistent(r.Context()); err != nil {
+		return err
+	}
+	o, err := s.current(t)
+	if err != nil {
+		return err
+	}
+	if t.subresource == "scale" {
+		sc, err := s.scaleOf(t, o)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, sc)
+		return nil
+	}
+	return s.writeObject(w, r, t.kind, http.StatusOK, o.Raw)
+}
+
+// writeObject writes one stored object in the form the client accepts.
+func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, k kinds.Kind, code int, raw []byte) error {
+	a := parseAccept(r)
+	switch {
+	case a.table:
+		obj, err := decodeRaw(raw, k)
+		if err != nil {
+			return err
+		}
+		tbl, err := tables.Build(k, []runtime.Object{obj}, r.URL.Query().Get("includeObject"), s.now())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, code, tbl)
+	case a.metadata:
+		pm, err := partialMetadata(raw)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, code, pm)
+	default:
+		writeBody(w, a, code, raw)
+	}
+	return nil
+}
+
+func partialMetadata(raw []byte) (*metav1.PartialObjectMetadata, error) {
+	pm := &metav1.PartialObjectMetadata{}
+	if err := json.Unmarshal(raw, pm); err != nil {
+		return nil, err
+	}
+	pm.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"}
+	return pm, nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
+	f, err := parseFilter(r.URL.Query(), t.kind)
+	if err != nil {
+		return err
+	}
+	if err := s.consistent(r.Context()); err != nil {
+		return err
+	}
+	objs, seq := s.selected(t, f)
+	rv := strconv.FormatUint(seq, 10)
+	a := parseAccept(r)
+	switch {
+	case a.table:
+		typed := make([]runtime.Object, len(objs))
+		for i, o := range objs {
+			if typed[i], err = decodeRaw(o.Raw, t.kind); err != nil {
+				return err
+			}
+		}
+		tbl, err := tables.Build(t.kind, typed, r.URL.Query().Get("includeObject"), s.now())
+		if err != nil {
+			return err
+		}
+		tbl.ResourceVersion = rv
+		writeJSON(w, http.StatusOK, tbl)
+	case a.metadata:
+		list := metav1.PartialObjectMetadataList{TypeMeta: metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadataList"}}
+		list.ResourceVersion = rv
+		for _, o := range objs {
+			pm, err := partialMetadata(o.Raw)
+			if err != nil {
+				return err
+			}
+			list.Items = append(list.Items, *pm)
+		}
+		writeJSON(w, http.StatusOK, list)
+	default:
+		writeBody(w, a, http.StatusOK, encodeList(t.kind, rv, objs))
+	}
+	return nil
+}
+
+// selected returns the objects a list or watch target selects, and the
+// resourceVersion the answer is current at.
+func (s *Server) selected(t target, f filter) ([]*projections.Object, uint64) {
+	objs, seq := s.proj.List(t.kind.Group, t.kind.Resource, t.namespace)
+	if f.everything() {
+		return objs, seq
+	}
+	out := objs[:0]
+	for _, o := range objs {
+		if f.matches(o) {
+			out = append(out, o)
+		}
+	}
+	return out, seq
+}
+
+// encodeList writes a List document around the stored objects' JSON without
+// decoding them.
+func encodeList(k kinds.Kind, rv string, objs []*projections.Object) []byte {
+	size := 128
+	for _, o := range objs {
+		size += len(o.Raw) + 1
+	}
+	var b bytes.Buffer
+	b.Grow(size)
+	b.WriteString(`{"kind":"`)
+	b.WriteString(k.ListKind())
+	b.WriteString(`","apiVersion":"`)
+	b.WriteString(k.APIVersion())
+	b.WriteString(`","metadata":{"resourceVersion":"`)
+	b.WriteString(rv)
+	b.WriteString(`"},"items":[`)
+	for i, o := range objs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(o.Raw)
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+// accessor is meta.Accessor for objects known to have ObjectMeta.
+func accessor(obj runtime.Object) metav1.Object {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}

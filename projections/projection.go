@@ -1,0 +1,266 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/wakehq/wake/events"
+)
+
+// ErrExpired means a watch asked for changes older than the projection keeps
+// in memory; Kubernetes clients answer it (410 Gone) by listing again.
+var ErrExpired = errors.New("too old resource version")
+
+// Options tune a Projection.
+type Options struct {
+	// History is how many recent changes are kept for watches that resume
+	// from an older resourceVersion. Default 10,000.
+	History int
+	// SnapshotEvery is how many events pass between snapshots. Default 10,000.
+	SnapshotEvery uint64
+	Logger        *slog.Logger
+}
+
+// Projection is the live state of the cluster, fed by the log. It is safe for
+// concurrent use: one goroutine applies events (Run), any number read.
+type Projection struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.RWMutex
+	state   *State
+	history []Change // ring of recent changes, oldest at histHead
+	histN   int
+	head    int
+	floor   uint64        // every change after floor is in history
+	notify  chan struct{} // closed and replaced after every applied event
+	skipped int
+
+	readyOnce sync.Once
+	ready     chan struct{}
+}
+
+// New returns an empty projection; Run fills it.
+func New(opts Options) *Projection {
+	if opts.History <= 0 {
+		opts.History = 10000
+	}
+	if opts.SnapshotEvery == 0 {
+		opts.SnapshotEvery = 10000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Projection{
+		opts:    opts,
+		log:     opts.Logger,
+		state:   NewState(),
+		history: make([]Change, opts.History),
+		notify:  make(chan struct{}),
+		ready:   make(chan struct{}),
+	}
+}
+
+// Run restores the latest snapshot (if snaps is not nil and has one), applies
+// the log from there, marks the projection ready once it has caught up with
+// the log as it was at start, and keeps applying new events until ctx ends.
+func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots) error {
+	if snaps != nil {
+		if st, err := snaps.Load(ctx); err == nil {
+			p.restore(st)
+			p.log.Info("projection restored from snapshot", "seq", st.Seq(), "objects", st.Len())
+		} else if !errors.Is(err, ErrNoSnapshot) {
+			p.log.Warn("snapshot unusable, replaying the whole log", "err", err)
+		}
+	}
+	target, err := log.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("projection: %w", err)
+	}
+	if p.Seq() >= target {
+		p.markReady()
+	}
+	lastSnap := p.Seq()
+	err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
+		p.Apply(ev)
+		seq := ev.Seq
+		if seq >= target {
+			p.markReady()
+		}
+		if snaps != nil && seq-lastSnap >= p.opts.SnapshotEvery {
+			lastSnap = seq
+			p.saveSnapshot(ctx, snaps)
+		}
+		return nil
+	})
+	if snaps != nil && p.Seq() > lastSnap {
+		// Save what we have for the next start; ctx is done, so use a fresh one.
+		p.saveSnapshot(context.WithoutCancel(ctx), snaps)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (p *Projection) saveSnapshot(ctx context.Context, snaps *Snapshots) {
+	p.mu.RLock()
+	seq, objs := p.state.seq, p.state.all()
+	p.mu.RUnlock()
+	if err := snaps.Save(ctx, seq, objs); err != nil {
+		p.log.Warn("snapshot not saved", "seq", seq, "err", err)
+	}
+}
+
+func (p *Projection) restore(st *State) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state = st
+	p.floor = st.seq
+	p.histN, p.head = 0, 0
+}
+
+func (p *Projection) markReady() { p.readyOnce.Do(func() { close(p.ready) }) }
+
+// Ready is closed once the projection has caught up with the log as it was
+// when Run started. Serve nothing before.
+func (p *Projection) Ready() <-chan struct{} { return p.ready }
+
+// Apply folds one event and wakes waiters and watchers. An event the fold
+// refuses is logged and skipped (every replica skips it alike).
+func (p *Projection) Apply(ev events.Event) {
+	p.mu.Lock()
+	ch, err := p.state.Apply(ev)
+	if err != nil {
+		p.skipped++
+		p.log.Error("event skipped by projection", "seq", ev.Seq, "err", err)
+	} else {
+		p.record(ch)
+	}
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *Projection) record(ch Change) {
+	size := len(p.history)
+	if p.histN == size {
+		p.floor = p.history[p.head].Seq
+		p.history[p.head] = ch
+		p.head = (p.head + 1) % size
+		return
+	}
+	p.history[(p.head+p.histN)%size] = ch
+	p.histN++
+}
+
+// Seq is the sequence of the last event applied: the resourceVersion of a list.
+func (p *Projection) Seq() uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.seq
+}
+
+// WaitFor blocks until the projection has applied seq, so that a client reads
+// its own writes.
+func (p *Projection) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.RLock()
+		done, wake := p.state.seq >= seq, p.notify
+		p.mu.RUnlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for resourceVersion %d: %w", seq, ctx.Err())
+		}
+	}
+}
+
+// Get returns one live object.
+func (p *Projection) Get(ref events.Ref) (*Object, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.Get(ref)
+}
+
+// List returns a collection's live objects (namespace "" = all namespaces) and
+// the resourceVersion they are current at.
+func (p *Projection) List(group, resource, namespace string) ([]*Object, uint64) {
+	p.mu.RLock()
+	objs, seq := p.state.List(group, resource, namespace), p.state.seq
+	p.mu.RUnlock()
+	return objs, seq
+}
+
+// Hash is the digest of the current state (see State.Hash).
+func (p *Projection) Hash() (uint64, string) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.seq, p.state.Hash()
+}
+
+// Watcher reads the changes after a resourceVersion, in order.
+type Watcher struct {
+	p   *Projection
+	pos uint64
+}
+
+// Watch returns a watcher positioned after resourceVersion from. It fails
+// with ErrExpired when changes after from are no longer kept.
+func (p *Projection) Watch(from uint64) (*Watcher, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if from < p.floor {
+		return nil, fmt.Errorf("%w: %d is older than %d", ErrExpired, from, p.floor)
+	}
+	return &Watcher{p: p, pos: from}, nil
+}
+
+// Pos is the resourceVersion the watcher has seen everything up to.
+func (w *Watcher) Pos() uint64 { return w.pos }
+
+// Next blocks until there are changes after the watcher's position and
+// returns them all. Changes are shared: callers must not modify them.
+func (w *Watcher) Next(ctx context.Context) ([]Change, error) {
+	p := w.p
+	for {
+		p.mu.RLock()
+		if w.pos < p.floor {
+			p.mu.RUnlock()
+			return nil, fmt.Errorf("%w: the watcher fell behind at %d", ErrExpired, w.pos)
+		}
+		out := p.changesAfter(w.pos)
+		seq, wake := p.state.seq, p.notify
+		p.mu.RUnlock()
+		if seq > w.pos {
+			w.pos = seq
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// changesAfter copies the kept changes with Seq > pos. Call with p.mu held.
+func (p *Projection) changesAfter(pos uint64) []Change {
+	size := len(p.history)
+	at := func(i int) Change { return p.history[(p.head+i)%size] }
+	i := sort.Search(p.histN, func(i int) bool { return at(i).Seq > pos })
+	out := make([]Change, 0, p.histN-i)
+	for ; i < p.histN; i++ {
+		out = append(out, at(i))
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package projections
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/wakehq/wake/events"
+)
+
+// Object is one object as of its latest event. It is immutable once built:
+// readers may keep it as long as they like.
+type Object struct {
+	Ref    events.Ref
+	Seq    uint64 // the object's resourceVersion
+	Raw    []byte // the object's JSON, metadata.resourceVersion set to Seq
+	UID    string
+	Labels map[string]string
+}
+
+// ChangeType is the kind of a change, named as Kubernetes watches name them.
+type ChangeType string
+
+const (
+	Added    ChangeType = "ADDED"
+	Modified ChangeType = "MODIFIED"
+	Deleted  ChangeType = "DELETED"
+)
+
+// Change is what one applied event did to one object.
+type Change struct {
+	Type   ChangeType
+	Seq    uint64
+	Object *Object // the new object; for Deleted, the object as it was deleted
+	Prev   *Object // the object before, nil for Added
+}
+
+// resourceKey names a collection: one group and resource.
+type resourceKey struct{ group, resource string }
+
+// objectKey names an object inside its collection.
+type objectKey struct{ namespace, name string }
+
+// State is the fold of the log: every live object by collection.
+type State struct {
+	seq     uint64
+	objects map[resourceKey]map[objectKey]*Object
+	count   int
+}
+
+// NewState returns the empty state, before the first event.
+func NewState() *State {
+	return &State{objects: map[resourceKey]map[objectKey]*Object{}}
+}
+
+// Seq is the sequence of the last event applied.
+func (s *State) Seq() uint64 { return s.seq }
+
+// Len is the number of live objects.
+func (s *State) Len() int { return s.count }
+
+// Apply folds one event into the state. Events must come in stream order. An
+// event that cannot be applied (malformed data, data naming another object)
+// moves the sequence on and changes nothing else, so every replica skips it
+// alike; the error says why.
+func (s *State) Apply(ev events.Event) (Change, error) {
+	if ev.Seq <= s.seq {
+		return Change{}, fmt.Errorf("event %d applied out of order after %d", ev.Seq, s.seq)
+	}
+	s.seq = ev.Seq
+	rk := resourceKey{ev.Ref.Group, ev.Ref.Resource}
+	ok := objectKey{ev.Ref.Namespace, ev.Ref.Name}
+	prev := s.objects[rk][ok]
+	obj, err := BuildObject(ev)
+	if err != nil {
+		return Change{}, fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Ref, err)
+	}
+	switch ev.Type {
+	case events.ObjectCreated, events.ObjectUpdated:
+		s.put(rk, ok, obj)
+		if prev == nil {
+			return Change{Type: Added, Seq: ev.Seq, Object: obj}, nil
+		}
+		return Change{Type: Modified, Seq: ev.Seq, Object: obj, Prev: prev}, nil
+	case events.ObjectDeleted:
+		if prev == nil {
+			return Change{}, fmt.Errorf("event %d deletes %s, which does not exist", ev.Seq, ev.Ref)
+		}
+		delete(s.objects[rk], ok)
+		s.count--
+		return Change{Type: Deleted, Seq: ev.Seq, Object: obj, Prev: prev}, nil
+	}
+	return Change{}, fmt.Errorf("event %d has type %q, which this fold does not know", ev.Seq, ev.Type)
+}
+
+func (s *State) put(rk resourceKey, ok objectKey, obj *Object) {
+	coll := s.objects[rk]
+	if coll == nil {
+		coll = map[objectKey]*Object{}
+		s.objects[rk] = coll
+	}
+	if _, exists := coll[ok]; !exists {
+		s.count++
+	}
+	coll[ok] = obj
+}
+
+// Get returns one live object.
+func (s *State) Get(ref events.Ref) (*Object, bool) {
+	o, ok := s.objects[resourceKey{ref.Group, ref.Resource}][objectKey{ref.Namespace, ref.Name}]
+	return o, ok
+}
+
+// List returns the live objects of a collection, in one namespace or in all
+// (namespace ""), sorted by namespace and name as Kubernetes lists them.
+func (s *State) List(group, resource, namespace string) []*Object {
+	coll := s.objects[resourceKey{group, resource}]
+	out := make([]*Object, 0, len(coll))
+	for k, o := range coll {
+		if namespace == "" || k.namespace == namespace {
+			out = append(out, o)
+		}
+	}
+	sortObjects(out)
+	return out
+}
+
+func sortObjects(objs []*Object) {
+	sort.Slice(objs, func(i, j int) bool {
+		a, b := objs[i].Ref, objs[j].Ref
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+}
+
+// all returns every live object sorted by subject: the canonical order of
+// snapshots and hashes.
+func (s *State) all() []*Object {
+	out := make([]*Object, 0, s.count)
+	for _, coll := range s.objects {
+		for _, o := range coll {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref.Subject() < out[j].Ref.Subject() })
+	return out
+}
+
+// Hash is a digest of the whole state: equal states have equal hashes.
+func (s *State) Hash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "seq %d\n", s.seq)
+	for _, o := range s.all() {
+		fmt.Fprintf(h, "%s %d %d\n", o.Ref.Subject(), o.Seq, len(o.Raw))
+		h.Write(o.Raw)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// BuildObject turns an event's data into the served object: the same JSON with
+// metadata.resourceVersion set to the event's sequence. Keys come out sorted,
+// so the result depends on the event alone.
+func BuildObject(ev events.Event) (*Object, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(ev.Data, &top); err != nil {
+		return nil, fmt.Errorf("data is not a JSON object: %w", err)
+	}
+	var meta map[string]json.RawMessage
+	if err := json.Unmarshal(top["metadata"], &meta); err != nil || meta == nil {
+		return nil, fmt.Errorf("data has no metadata object")
+	}
+	var m struct {
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		UID       string            `json:"uid"`
+		Labels    map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal(top["metadata"], &m); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	if m.Name != ev.Ref.Name || m.Namespace != ev.Ref.Namespace {
+		return nil, fmt.Errorf("data names %s/%s, not the event's object", m.Namespace, m.Name)
+	}
+	meta["resourceVersion"] = json.RawMessage(strconv.Quote(strconv.FormatUint(ev.Seq, 10)))
+	metaRaw, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	top["metadata"] = metaRaw
+	raw, err := json.Marshal(top)
+	if err != nil {
+		return nil, err
+	}
+	return &Object{Ref: ev.Ref, Seq: ev.Seq, Raw: raw, UID: m.UID, Labels: m.Labels}, nil
+}

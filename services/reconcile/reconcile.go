@@ -1,0 +1,178 @@
+// Package reconcile is the loop every wake controller shares: it turns
+// projection changes into keys, calls a pure Reconcile for each key, and
+// appends the events it returns with their expected sequences. A conflict
+// means another writer moved first: the key is retried from fresh state.
+//
+// It must not decide anything itself; deciding is the controller's pure
+// function. Work is level-based: a key carries no event, only a name.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+)
+
+// View is what a reconciler may read: the projection, read-only.
+type View interface {
+	Get(ref events.Ref) (*projections.Object, bool)
+	List(group, resource, namespace string) ([]*projections.Object, uint64)
+}
+
+var _ View = (*projections.Projection)(nil)
+
+// Append is one decision: an event and the subject sequence it expects.
+type Append struct {
+	Event  events.Event
+	Expect uint64
+}
+
+// Func decides what to append for one key, from the view, at time now.
+type Func func(view View, key events.Ref, now time.Time) ([]Append, error)
+
+// Loop runs one controller.
+type Loop struct {
+	Name      string // the actor of its events: "system:controller:namespace"
+	Log       *events.Log
+	View      *projections.Projection
+	Reconcile Func
+	// Keys maps a change to the keys it affects; nil keys skip the change.
+	Keys func(projections.Change) []events.Ref
+	// Resync reconciles every key of Resync's kind again at this period, for
+	// decisions that depend on time alone. Zero disables it.
+	Resync     time.Duration
+	ResyncKeys func(view View) []events.Ref
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Run processes keys until ctx ends.
+func (l *Loop) Run(ctx context.Context) error {
+	if l.Logger == nil {
+		l.Logger = slog.Default()
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	select {
+	case <-l.View.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	q := newQueue()
+	w, err := l.View.Watch(l.View.Seq())
+	if err != nil {
+		return err
+	}
+	if l.ResyncKeys != nil {
+		for _, k := range l.ResyncKeys(l.View) {
+			q.add(k)
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		l.feed(ctx, w, q)
+	}()
+	for {
+		key, ok := q.next(ctx)
+		if !ok {
+			return nil
+		}
+		if err := l.process(ctx, key); err != nil {
+			l.Logger.Warn("reconcile failed; retrying", "controller", l.Name, "key", key.String(), "err", err)
+			q.addAfter(key, time.Second)
+		}
+		q.done(key)
+	}
+}
+
+func (l *Loop) feed(ctx context.Context, w *projections.Watcher, q *queue) {
+	var tick <-chan time.Time
+	if l.Resync > 0 && l.ResyncKeys != nil {
+		t := time.NewTicker(l.Resync)
+		defer t.Stop()
+		tick = t.C
+	}
+	changes := make(chan []projections.Change)
+	go func() {
+		for {
+			batch, err := w.Next(ctx)
+			if err != nil {
+				if errors.Is(err, projections.ErrExpired) {
+					// Fell behind the fan-out: start again from now and resync everything.
+					if w, err = l.View.Watch(l.View.Seq()); err == nil {
+						for _, k := range l.ResyncKeys(l.View) {
+							q.add(k)
+						}
+						continue
+					}
+				}
+				close(changes)
+				return
+			}
+			changes <- batch
+		}
+	}()
+	for {
+		select {
+		case batch, ok := <-changes:
+			if !ok {
+				return
+			}
+			for _, ch := range batch {
+				for _, k := range l.Keys(ch) {
+					q.add(k)
+				}
+			}
+		case <-tick:
+			for _, k := range l.ResyncKeys(l.View) {
+				q.add(k)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// process reconciles one key and appends the decisions in order. The
+// reconciler sees the projection as of the last append before it is asked
+// again, so it never decides twice on the same state.
+func (l *Loop) process(ctx context.Context, key events.Ref) error {
+	appends, err := l.Reconcile(l.View, key, l.Now())
+	if err != nil {
+		return err
+	}
+	var last uint64
+	for _, a := range appends {
+		ev := a.Event
+		ev.ID = events.NewID()
+		ev.Actor = l.Name
+		ev.Source = "wake/controllers"
+		if ev.RequestID == "" {
+			ev.RequestID = ev.ID
+		}
+		if ev.Time.IsZero() {
+			ev.Time = l.Now().UTC()
+		}
+		seq, err := l.Log.Append(ctx, ev, a.Expect)
+		if err != nil {
+			return fmt.Errorf("append %s for %s: %w", ev.Type, ev.Ref, err)
+		}
+		last = seq
+	}
+	if last > 0 {
+		return l.View.WaitFor(ctx, last)
+	}
+	return nil
+}
