@@ -264,4 +264,3 @@ func writeBody(w http.ResponseWriter, a accept, code int, b []byte) {
 	}
 	writeRaw(w, code, b)
 }
-

@@ -41,8 +41,8 @@ type discoveryDocs struct {
 func buildDiscovery() discoveryDocs {
 	d := discoveryDocs{resources: map[string][]byte{}, openapiGVs: map[string][]byte{}}
 	d.api = mustJSON(metav1.APIVersions{
-		TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
-		Versions: []string{"v1"},
+		TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
+		Versions:                   []string{"v1"},
 		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0"}},
 	})
 	groups := metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
@@ -109,10 +109,10 @@ func openAPIDoc(gv kinds.GroupVersion) map[string]any {
 			path = prefix + "/namespaces/{namespace}/" + k.Resource + "/{name}"
 		}
 		paths[path] = map[string]any{"patch": map[string]any{
-			"operationId":                    "patch" + strings.ReplaceAll(gv.Group, ".", "") + k.Kind,
-			"parameters":                     params,
-			"responses":                      map[string]any{"200": map[string]any{"description": "OK"}},
-			"x-kubernetes-action":            "patch",
+			"operationId":                     "patch" + strings.ReplaceAll(gv.Group, ".", "") + k.Kind,
+			"parameters":                      params,
+			"responses":                       map[string]any{"200": map[string]any{"description": "OK"}},
+			"x-kubernetes-action":             "patch",
 			"x-kubernetes-group-version-kind": map[string]string{"group": k.Group, "version": k.Version, "kind": k.Kind},
 		}}
 	}

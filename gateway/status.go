@@ -3,9 +3,9 @@ package gateway
 import (
 	"reflect"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	corev1 "k8s.io/api/core/v1"
 )
 
 func typesUID(s string) types.UID { return types.UID(s) }
