@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wakehq/wake/gateway"
 )
 
 func (e *env) do(t *testing.T, method, path, contentType, body string, auth bool) (int, metav1.Status, string) {
@@ -123,5 +126,26 @@ func TestDottedNamesWork(t *testing.T) {
 	// A dotted name is one subject token, never two objects.
 	if code, _, _ := e.do(t, "GET", "/api/v1/namespaces/default/configmaps/kube-root-ca", "", "", true); code != 404 {
 		t.Fatalf("prefix of a dotted name: %d, want 404", code)
+	}
+}
+
+// A body that never finishes does not hold a request forever.
+func TestSlowBodyTimesOut(t *testing.T) {
+	e := startWith(t, func(c *gateway.Config) { c.RequestTimeout = time.Second })
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte(`{"apiVersion":"v1","kind":"ConfigMap",`))
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.url+"/api/v1/namespaces/default/configmaps", pr)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("the server should answer, not hang: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status %s after %v, want 408", resp.Status, time.Since(start))
 	}
 }

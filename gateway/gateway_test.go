@@ -25,7 +25,10 @@ type env struct {
 	client *kubernetes.Clientset
 }
 
-func start(t testing.TB) *env {
+func start(t testing.TB) *env { return startWith(t, nil) }
+
+// startWith is start with the gateway's config adjusted by tune.
+func startWith(t testing.TB, tune func(*gateway.Config)) *env {
 	t.Helper()
 	_, nc := natstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -39,7 +42,11 @@ func start(t testing.TB) *env {
 		defer close(done)
 		proj.Run(ctx, log, nil)
 	}()
-	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester"}}})
+	cfg := gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester"}}}
+	if tune != nil {
+		tune(&cfg)
+	}
+	gw := gateway.New(cfg)
 	ts := httptest.NewUnstartedServer(gw.Handler())
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
@@ -52,11 +59,11 @@ func start(t testing.TB) *env {
 	if err := gw.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &rest.Config{Host: ts.URL, BearerToken: token, QPS: -1}
-	cfg.TLSClientConfig.Insecure = true
-	client, err := kubernetes.NewForConfig(cfg)
+	rc := &rest.Config{Host: ts.URL, BearerToken: token, QPS: -1}
+	rc.TLSClientConfig.Insecure = true
+	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{log: log, proj: proj, url: ts.URL, config: cfg, client: client}
+	return &env{log: log, proj: proj, url: ts.URL, config: rc, client: client}
 }

@@ -266,6 +266,7 @@ func (s *Server) commitUpdate(ctx context.Context, t target, cur, next runtime.O
 	if err != nil {
 		return nil, err
 	}
+	admission.Default(next)
 	if errs := admission.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(t.kind.GVK().GroupKind(), t.name, errs)
 	}

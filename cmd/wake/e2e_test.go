@@ -13,20 +13,26 @@ import (
 	"time"
 )
 
-// kubectlPath is the real kubectl, built from k8s.io/kubectl by TestMain.
-var kubectlPath string
+// kubectlPath is the real kubectl, built from k8s.io/kubectl by TestMain;
+// wakePath is this command, built for tests that need it as a process.
+var kubectlPath, wakePath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wake-kubectl")
 	if err != nil {
 		panic(err)
 	}
-	kubectlPath = filepath.Join(dir, "kubectl")
-	build := exec.Command("go", "build", "-ldflags", kubectlLDFlags, "-o", kubectlPath, "github.com/wakehq/wake/cmd/kubectl")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building kubectl: %v\n", err)
-		os.Exit(1)
+	kubectlPath, wakePath = filepath.Join(dir, "kubectl"), filepath.Join(dir, "wake")
+	for _, b := range [][]string{
+		{"-ldflags", kubectlLDFlags, "-o", kubectlPath, "github.com/wakehq/wake/cmd/kubectl"},
+		{"-o", wakePath, "github.com/wakehq/wake/cmd/wake"},
+	} {
+		build := exec.Command("go", append([]string{"build"}, b...)...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", b[len(b)-1], err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

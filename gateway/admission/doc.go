@@ -26,12 +26,13 @@
 //   - Default applies pod-only defaults (requests from limits, enableServiceLinks,
 //     serviceAccountName "default", priority, preemptionPolicy) to Pods and
 //     PodSpec defaults to every pod template, as upstream does.
-//   - Images are required in Pods but may be empty in templates (upstream lets
-//     admission webhooks fill them in).
 //   - Service names are DNS-1123 labels (Kubernetes' RelaxedServiceNameValidation).
-//   - A Pod's terminationGracePeriodSeconds may change on update (wake shortens
-//     it on graceful deletion); upstream allows only negative to 1.
-//   - metadata.resourceVersion is not required on update: the gateway owns it.
-//   - CronJob time zones are checked against the tz database embedded with
-//     time/tzdata, so every machine gives the same answer.
+//   - A Pod's terminationGracePeriodSeconds may change on update; upstream
+//     allows only a negative value to become 1.
+//   - metadata.resourceVersion is not required on update (the gateway owns
+//     it), and an update may set deletionTimestamp and
+//     deletionGracePeriodSeconds (the gateway deletes through updates), never
+//     clear them.
+//   - CronJob time zones are checked with time.LoadLocation; the package
+//     embeds time/tzdata so that machines without a zoneinfo database agree.
 package admission

@@ -235,4 +235,3 @@ func validatePDB(pdb *policyv1.PodDisruptionBudget) field.ErrorList {
 	}
 	return errs
 }
-
