@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"slices"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -106,6 +107,11 @@ func (s *Server) deleteOne(r *http.Request, t target, opts metav1.DeleteOptions)
 		}
 		m.SetDeletionTimestamp(&now)
 		m.SetDeletionGracePeriodSeconds(&grace)
+		if f := propagationFinalizer(opts); f != "" && !slices.Contains(m.GetFinalizers(), f) {
+			// The garbage collector orphans or deletes the dependents first,
+			// then removes this finalizer.
+			m.SetFinalizers(append(m.GetFinalizers(), f))
+		}
 		if ns, ok := cur.(*corev1.Namespace); ok {
 			ns.Status.Phase = corev1.NamespaceTerminating
 		}
@@ -129,6 +135,22 @@ func (s *Server) deleteOne(r *http.Request, t target, opts metav1.DeleteOptions)
 		}
 	}
 	return o, gone, nil
+}
+
+// propagationFinalizer is the finalizer that asks the garbage collector to
+// handle dependents before the owner goes: none for background deletion.
+func propagationFinalizer(opts metav1.DeleteOptions) string {
+	if opts.PropagationPolicy != nil {
+		switch *opts.PropagationPolicy {
+		case metav1.DeletePropagationOrphan:
+			return metav1.FinalizerOrphanDependents
+		case metav1.DeletePropagationForeground:
+			return metav1.FinalizerDeleteDependents
+		}
+	} else if opts.OrphanDependents != nil && *opts.OrphanDependents {
+		return metav1.FinalizerOrphanDependents
+	}
+	return ""
 }
 
 // gracePeriod is how long the object gets to wind down before it is gone.

@@ -23,6 +23,9 @@ import (
 type View interface {
 	Get(ref events.Ref) (*projections.Object, bool)
 	List(group, resource, namespace string) ([]*projections.Object, uint64)
+	// Seq is the sequence of the last event the view reflects: a seed for
+	// names and uids that makes decisions replayable.
+	Seq() uint64
 }
 
 var _ View = (*projections.Projection)(nil)

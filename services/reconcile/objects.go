@@ -1,0 +1,148 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/kinds"
+	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/projections"
+)
+
+// The helpers below build the events a controller returns, with the same
+// server-owned fields the gateway sets, but deterministically: a uid comes
+// from a seed, not from a random source, so replaying the same view gives
+// the same decision.
+
+// Decode decodes a projection object into a typed object of kind k.
+func Decode(k kinds.Kind, o *projections.Object) (runtime.Object, error) {
+	obj, err := scheme.Scheme.New(k.GVK())
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(o.Raw, obj); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Ref, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(k.GVK())
+	return obj, nil
+}
+
+// DecodeInto decodes a projection object into a typed value.
+func DecodeInto(o *projections.Object, into any) error {
+	if err := json.Unmarshal(o.Raw, into); err != nil {
+		return fmt.Errorf("%s: %w", o.Ref, err)
+	}
+	return nil
+}
+
+// MustKind returns the catalogue entry for a group and resource; it panics
+// on a resource wake does not serve, which is a programming error.
+func MustKind(group, resource string) kinds.Kind {
+	k, ok := kinds.ByResource(group, resource)
+	if !ok {
+		panic("unknown resource " + group + "/" + resource)
+	}
+	return k
+}
+
+// RefOf is the ref of a typed object of kind k.
+func RefOf(k kinds.Kind, obj metav1.Object) events.Ref {
+	return events.Ref{Group: k.Group, Resource: k.Resource, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// UID derives a stable uid from a seed: the same decision on the same view
+// names the same object.
+func UID(seed string) types.UID {
+	return types.UID(uuid.NewSHA1(uuid.NameSpaceOID, []byte("wake/"+seed)).String())
+}
+
+// NameSuffix derives a 5-character suffix for generated names, in the
+// alphabet Kubernetes uses for generateName.
+func NameSuffix(seed string) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	sum := uuid.NewSHA1(uuid.NameSpaceOID, []byte("wake-name/"+seed))
+	out := make([]byte, 5)
+	for i := range out {
+		out[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return string(out)
+}
+
+// Create returns the append that creates obj: namespace and name must be
+// set (resolve generateName with NameSuffix first). It sets the uid (from
+// seed), creation time, generation, defaults and validates as the gateway
+// does, and expects the name to be unused.
+func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Append, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return Append{}, err
+	}
+	m.SetUID(UID(seed))
+	m.SetResourceVersion("")
+	m.SetCreationTimestamp(metav1.NewTime(now.UTC().Truncate(time.Second)))
+	m.SetGeneration(1)
+	admission.Default(obj)
+	if errs := admission.ValidateCreate(obj); len(errs) > 0 {
+		return Append{}, apierrors.NewInvalid(k.GVK().GroupKind(), m.GetName(), errs)
+	}
+	return build(k, obj, events.ObjectCreated, "", 0)
+}
+
+// Update returns the append that replaces cur with obj. change says what the
+// update is (spec, status, scale, metadata, binding, deletion). The caller
+// keeps server-owned metadata (decode cur, modify, pass back).
+func Update(k kinds.Kind, obj runtime.Object, cur *projections.Object, change events.Change) (Append, error) {
+	if change != events.ChangeStatus && change != events.ChangeBinding {
+		admission.Default(obj)
+	}
+	return build(k, obj, events.ObjectUpdated, change, cur.Seq)
+}
+
+// Delete returns the append that deletes cur: at once when no finalizer
+// holds it, else by setting its deletion timestamp for the finalizers to
+// finish. held reports whether finalizers keep it.
+func Delete(k kinds.Kind, cur *projections.Object, now time.Time) (Append, error) {
+	obj, err := Decode(k, cur)
+	if err != nil {
+		return Append{}, err
+	}
+	m, _ := meta.Accessor(obj)
+	if m.GetDeletionTimestamp() == nil {
+		ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+		zero := int64(0)
+		m.SetDeletionTimestamp(&ts)
+		m.SetDeletionGracePeriodSeconds(&zero)
+	}
+	if len(m.GetFinalizers()) > 0 {
+		return build(k, obj, events.ObjectUpdated, events.ChangeDeletion, cur.Seq)
+	}
+	return build(k, obj, events.ObjectDeleted, "", cur.Seq)
+}
+
+func build(k kinds.Kind, obj runtime.Object, typ events.Type, change events.Change, expect uint64) (Append, error) {
+	obj.GetObjectKind().SetGroupVersionKind(k.GVK())
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return Append{}, err
+	}
+	m.SetResourceVersion("")
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return Append{}, err
+	}
+	ev := events.Event{
+		Type: typ, Change: change, Ref: RefOf(k, m),
+		APIVersion: k.APIVersion(), Kind: k.Kind, Data: data,
+	}
+	return Append{Event: ev, Expect: expect}, nil
+}
