@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
-	"slices"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 

@@ -23,6 +23,7 @@ var commands = map[string]command{
 	"up":      {"run the whole control plane on this machine, with an embedded NATS server", runUp},
 	"gateway": {"run the Kubernetes API gateway against a NATS server", runGateway},
 	"version": {"print wake's version", runVersion},
+	"bench":   {"measure a `wake up` child: latencies, LIST, memory, restart", runBench},
 }
 
 func main() {
