@@ -27,6 +27,7 @@ const (
 	HeaderActor      = "ce-" + extActor
 	HeaderRequestID  = "ce-" + extRequestID
 	HeaderChange     = "ce-" + extChange
+	HeaderDetail     = "ce-" + extDetail
 	HeaderAPIVersion = "ce-" + extAPIVersion
 	HeaderKind       = "ce-" + extKind
 
@@ -45,6 +46,7 @@ const (
 	extActor      = "wakeactor"
 	extRequestID  = "wakerequestid"
 	extChange     = "wakechange"
+	extDetail     = "wakedetail"
 	extAPIVersion = "wakeapiversion"
 	extKind       = "wakekind"
 )
@@ -160,6 +162,7 @@ func decode(subject string, hdr nats.Header, data []byte, seq uint64) (Event, er
 		Actor:      hdr.Get(HeaderActor),
 		RequestID:  hdr.Get(HeaderRequestID),
 		Change:     Change(hdr.Get(HeaderChange)),
+		Detail:     hdr.Get(HeaderDetail),
 		Data:       data,
 		Seq:        seq,
 	}

@@ -67,11 +67,18 @@ type Event struct {
 	Actor     string // authenticated user or service account that caused it
 	RequestID string // the request (or reconcile) it belongs to
 	Change    Change // for ObjectUpdated only
-	Data      []byte // the object's JSON
+	// Detail is optional compact JSON saying why the writer made the change:
+	// the scheduler's decision (filtered nodes, scores), a controller's
+	// reason. It is not part of the object.
+	Detail string
+	Data   []byte // the object's JSON
 
 	// Seq is the stream sequence, set when the event is read from the log.
 	Seq uint64
 }
+
+// MaxDetail bounds Event.Detail, which travels in a header.
+const MaxDetail = 64 << 10
 
 // NewID returns a fresh event id (a random UUID). Make it once per
 // intended change and reuse it when retrying the Append, so that a retry
@@ -120,6 +127,8 @@ func (e Event) validate() error {
 		return fmt.Errorf("%s %s: data (the object's JSON) is required", e.Type, e.Ref)
 	case !json.Valid(e.Data):
 		return fmt.Errorf("%s %s: data is not valid JSON", e.Type, e.Ref)
+	case e.Detail != "" && (len(e.Detail) > MaxDetail || !json.Valid([]byte(e.Detail))):
+		return fmt.Errorf("%s %s: detail must be JSON of at most %d bytes", e.Type, e.Ref, MaxDetail)
 	}
 	return nil
 }
@@ -153,12 +162,13 @@ func (e Event) CloudEvent() (cloudevents.Event, error) {
 type extension struct{ name, value string }
 
 // extensions are wake's CloudEvents extension attributes, in header order.
-func (e Event) extensions() [5]extension {
-	return [5]extension{
+func (e Event) extensions() [6]extension {
+	return [6]extension{
 		{extActor, e.Actor},
 		{extRequestID, e.RequestID},
 		{extChange, string(e.Change)},
 		{extAPIVersion, e.APIVersion},
 		{extKind, e.Kind},
+		{extDetail, e.Detail},
 	}
 }

@@ -148,16 +148,16 @@ func (l *Loop) feed(ctx context.Context, w *projections.Watcher, q *queue) {
 	}
 }
 
-// process reconciles one key and appends the decisions in order. The
-// reconciler sees the projection as of the last append before it is asked
-// again, so it never decides twice on the same state.
+// process reconciles one key and appends its decisions as one batch (they
+// must name different objects). It then waits until the view has applied
+// them, so the reconciler never decides twice on the same state.
 func (l *Loop) process(ctx context.Context, key events.Ref) error {
 	appends, err := l.Reconcile(l.View, key, l.Now())
-	if err != nil {
+	if err != nil || len(appends) == 0 {
 		return err
 	}
-	var last uint64
-	for _, a := range appends {
+	batch := make([]events.Pending, len(appends))
+	for i, a := range appends {
 		ev := a.Event
 		ev.ID = events.NewID()
 		ev.Actor = l.Name
@@ -168,14 +168,20 @@ func (l *Loop) process(ctx context.Context, key events.Ref) error {
 		if ev.Time.IsZero() {
 			ev.Time = l.Now().UTC()
 		}
-		seq, err := l.Log.Append(ctx, ev, a.Expect)
-		if err != nil {
-			return fmt.Errorf("append %s for %s: %w", ev.Type, ev.Ref, err)
+		batch[i] = events.Pending{Event: ev, Expect: a.Expect}
+	}
+	var last uint64
+	var errs []error
+	for i, r := range l.Log.AppendBatch(ctx, batch) {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("append %s for %s: %w", batch[i].Event.Type, batch[i].Event.Ref, r.Err))
 		}
-		last = seq
+		last = max(last, r.Seq)
 	}
 	if last > 0 {
-		return l.View.WaitFor(ctx, last)
+		if err := l.View.WaitFor(ctx, last); err != nil {
+			return err
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
