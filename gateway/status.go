@@ -47,40 +47,28 @@ func resetStatus(obj runtime.Object) {
 }
 
 // copyStatus keeps cur's status in next: the main resource cannot change it.
-func copyStatus(cur, next runtime.Object) error {
-	cm, err := toMap(cur)
-	if err != nil {
-		return err
-	}
-	nm, err := toMap(next)
-	if err != nil {
-		return err
-	}
-	if st, ok := cm["status"]; ok {
-		nm["status"] = st
-	} else {
-		delete(nm, "status")
-	}
-	return replaceFromMap(nm, next)
-}
+func copyStatus(cur, next runtime.Object) error { return setWithStatus(next, next, cur) }
 
 // keepAllButStatus makes next equal to cur except for next's status: the
 // status subresource changes nothing else.
-func keepAllButStatus(cur, next runtime.Object) error {
-	cm, err := toMap(cur)
+func keepAllButStatus(cur, next runtime.Object) error { return setWithStatus(next, cur, next) }
+
+// setWithStatus sets into to base with the status of statusFrom.
+func setWithStatus(into, base, statusFrom runtime.Object) error {
+	bm, err := toMap(base)
 	if err != nil {
 		return err
 	}
-	nm, err := toMap(next)
+	sm, err := toMap(statusFrom)
 	if err != nil {
 		return err
 	}
-	if st, ok := nm["status"]; ok {
-		cm["status"] = st
+	if st, ok := sm["status"]; ok {
+		bm["status"] = st
 	} else {
-		delete(cm, "status")
+		delete(bm, "status")
 	}
-	return replaceFromMap(cm, next)
+	return replaceFromMap(bm, into)
 }
 
 func replaceFromMap(m map[string]any, obj runtime.Object) error {
