@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,17 +101,31 @@ func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Appen
 
 // Update returns the append that replaces cur with obj. change says what the
 // update is (spec, status, scale, metadata, binding, deletion). The caller
-// keeps server-owned metadata (decode cur, modify, pass back).
+// keeps server-owned metadata (decode cur, modify, pass back). An object
+// with a deletion timestamp that no finalizer holds any more is gone: the
+// append deletes it, as the gateway does.
 func Update(k kinds.Kind, obj runtime.Object, cur *projections.Object, change events.Change) (Append, error) {
 	if change != events.ChangeStatus && change != events.ChangeBinding {
 		admission.Default(obj)
 	}
+	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil && !held(obj, m) {
+		return build(k, obj, events.ObjectDeleted, "", cur.Seq)
+	}
 	return build(k, obj, events.ObjectUpdated, change, cur.Seq)
+}
+
+// held reports whether finalizers keep a deleted object: its own, and for a
+// namespace also its spec's.
+func held(obj runtime.Object, m metav1.Object) bool {
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
+		return true
+	}
+	return len(m.GetFinalizers()) > 0
 }
 
 // Delete returns the append that deletes cur: at once when no finalizer
 // holds it, else by setting its deletion timestamp for the finalizers to
-// finish. held reports whether finalizers keep it.
+// finish.
 func Delete(k kinds.Kind, cur *projections.Object, now time.Time) (Append, error) {
 	obj, err := Decode(k, cur)
 	if err != nil {
@@ -123,7 +138,7 @@ func Delete(k kinds.Kind, cur *projections.Object, now time.Time) (Append, error
 		m.SetDeletionTimestamp(&ts)
 		m.SetDeletionGracePeriodSeconds(&zero)
 	}
-	if len(m.GetFinalizers()) > 0 {
+	if held(obj, m) {
 		return build(k, obj, events.ObjectUpdated, events.ChangeDeletion, cur.Seq)
 	}
 	return build(k, obj, events.ObjectDeleted, "", cur.Seq)

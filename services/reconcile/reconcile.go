@@ -51,8 +51,12 @@ type Loop struct {
 	// decisions that depend on time alone. Zero disables it.
 	Resync     time.Duration
 	ResyncKeys func(view View) []events.Ref
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Sources run beside the loop and add keys from outside the log (for
+	// example node heartbeats from a KV bucket). A source returning an
+	// error other than ctx's ends the loop.
+	Sources []func(ctx context.Context, enqueue func(events.Ref)) error
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Run processes keys until ctx ends.
@@ -87,10 +91,26 @@ func (l *Loop) Run(ctx context.Context) error {
 		defer wg.Done()
 		l.feed(ctx, w, q)
 	}()
+	sourceErr := make(chan error, len(l.Sources))
+	for _, src := range l.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src(ctx, q.add); err != nil && ctx.Err() == nil {
+				sourceErr <- err
+				cancel()
+			}
+		}()
+	}
 	for {
 		key, ok := q.next(ctx)
 		if !ok {
-			return nil
+			select {
+			case err := <-sourceErr:
+				return fmt.Errorf("%s: source: %w", l.Name, err)
+			default:
+				return nil
+			}
 		}
 		if err := l.process(ctx, key); err != nil {
 			l.Logger.Warn("reconcile failed; retrying", "controller", l.Name, "key", key.String(), "err", err)
