@@ -20,10 +20,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"up":      {"run the whole control plane on this machine, with an embedded NATS server", runUp},
-	"gateway": {"run the Kubernetes API gateway against a NATS server", runGateway},
-	"version": {"print wake's version", runVersion},
-	"bench":   {"measure a `wake up` child: latencies, LIST, memory, restart", runBench},
+	"up":          {"run the whole control plane on this machine, with an embedded NATS server", runUp},
+	"gateway":     {"run the Kubernetes API gateway against a NATS server", runGateway},
+	"version":     {"print wake's version", runVersion},
+	"bench":       {"measure a `wake up` child: latencies, LIST, memory, restart", runBench},
+	"controllers": {"run the controllers against a NATS server (leader-elected)", runControllers},
+	"scheduler":   {"run the scheduler against a NATS server (leader-elected)", runScheduler},
 }
 
 func main() {

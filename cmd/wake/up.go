@@ -22,8 +22,6 @@ import (
 	"github.com/wakehq/wake/gateway"
 	"github.com/wakehq/wake/gateway/pki"
 	"github.com/wakehq/wake/projections"
-	"github.com/wakehq/wake/services/controllers/namespace"
-	"github.com/wakehq/wake/services/reconcile"
 )
 
 // upConfig is everything `wake up` needs; tests build one directly.
@@ -88,7 +86,7 @@ func up(ctx context.Context, cfg upConfig) error {
 	if err := writeKubeconfig(kubeconfig, "https://"+addr, ca.CertPEM, adminToken); err != nil {
 		return err
 	}
-	return runControlPlane(ctx, nc, ln, pki.ServerTLS(cert), tokens, controllers, func() {
+	return runControlPlane(ctx, nc, ln, pki.ServerTLS(cert), tokens, allServices, func() {
 		if cfg.ready != nil {
 			cfg.ready(kubeconfig)
 		}
@@ -97,9 +95,9 @@ func up(ctx context.Context, cfg upConfig) error {
 
 // runControlPlane runs the projection, the gateway and every service over
 // one NATS connection, until ctx ends or one of them fails.
-// services, when not nil, makes the control loops to run beside them.
+// services, when not nil, makes the services to run beside them.
 func runControlPlane(ctx context.Context, nc *nats.Conn, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
-	services func(*events.Log, *projections.Projection) []*reconcile.Loop, ready func()) error {
+	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
 	log, err := events.Open(ctx, nc, events.Config{})
 	if err != nil {
 		return err
@@ -114,12 +112,10 @@ func runControlPlane(ctx context.Context, nc *nats.Conn, ln net.Listener, tlsCon
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return proj.Run(ctx, log, snaps) })
 	g.Go(func() error { return gw.Serve(ctx, ln, tlsConfig) })
-	var loops []*reconcile.Loop
 	if services != nil {
-		loops = services(log, proj)
-	}
-	for _, loop := range loops {
-		g.Go(func() error { return loop.Run(ctx) })
+		for _, svc := range services(log, proj) {
+			g.Go(func() error { return svc.Run(ctx) })
+		}
 	}
 	g.Go(func() error {
 		select {
@@ -140,9 +136,14 @@ func runControlPlane(ctx context.Context, nc *nats.Conn, ln net.Listener, tlsCon
 	return err
 }
 
-// controllers are the services that run inside `wake up`.
-func controllers(log *events.Log, proj *projections.Projection) []*reconcile.Loop {
-	return []*reconcile.Loop{namespace.Loop(log, proj)}
+// allServices are the services `wake up` runs in its own process: every
+// controller and the scheduler, sharing the gateway's projection.
+func allServices(log *events.Log, view *projections.Projection) []runner {
+	out := []runner{newScheduler(log, view)}
+	for _, l := range controllerLoops(log, view) {
+		out = append(out, l)
+	}
+	return out
 }
 
 // connectNATS connects to the external server, or starts the embedded one.

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/controllers/garbagecollector"
+	"github.com/wakehq/wake/services/controllers/namespace"
+	"github.com/wakehq/wake/services/controllers/nodelifecycle"
+	"github.com/wakehq/wake/services/lease"
+	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/scheduler"
+)
+
+// controllerLoops are the controllers `wake controllers` runs while it
+// holds the "controllers" lease.
+func controllerLoops(log *events.Log, view *projections.Projection) []*reconcile.Loop {
+	return []*reconcile.Loop{
+		namespace.Loop(log, view),
+		garbagecollector.Loop(log, view),
+		nodelifecycle.Loop(log, view),
+	}
+}
+
+// newScheduler builds the scheduler service; a variable so that the role
+// can be tested (or built) without it.
+var newScheduler = func(log *events.Log, view *projections.Projection) runner {
+	return scheduler.New(log, view)
+}
+
+// runner is one long-running part of a role.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// roleConfig is one service role: it connects, follows the log with its
+// own projection, and runs its parts only while holding its lease.
+type roleConfig struct {
+	name   string // the lease: "controllers", "scheduler"
+	id     string // this process among the candidates
+	lease  lease.Options
+	memory bool // tests: memory snapshots
+	parts  func(*events.Log, *projections.Projection) []runner
+}
+
+func runControllers(ctx context.Context, args []string, stdout io.Writer) error {
+	return runRoleCommand(ctx, "controllers", args, stdout, func(log *events.Log, view *projections.Projection) []runner {
+		var out []runner
+		for _, l := range controllerLoops(log, view) {
+			out = append(out, l)
+		}
+		return out
+	})
+}
+
+func runScheduler(ctx context.Context, args []string, stdout io.Writer) error {
+	return runRoleCommand(ctx, "scheduler", args, stdout, func(log *events.Log, view *projections.Projection) []runner {
+		return []runner{newScheduler(log, view)}
+	})
+}
+
+func runRoleCommand(ctx context.Context, name string, args []string, stdout io.Writer, parts func(*events.Log, *projections.Projection) []runner) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	natsURL := fs.String("nats", os.Getenv("WAKE_NATS"), "NATS server URL(s), comma-separated (env WAKE_NATS)")
+	host, _ := os.Hostname()
+	id := fs.String("id", fmt.Sprintf("%s-%d", host, os.Getpid()), "this replica's identity in leader election")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *natsURL == "" {
+		return fmt.Errorf("--nats is required")
+	}
+	nc, err := nats.Connect(*natsURL, nats.Name("wake "+name+" "+*id), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", *natsURL, err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(stdout, "wake %s %s: following the log, standing by for the %q lease\n", name, *id, name)
+	return runRole(ctx, nc, roleConfig{name: name, id: *id, parts: parts})
+}
+
+// runRole runs one role over nc until ctx ends or a part fails.
+func runRole(ctx context.Context, nc *nats.Conn, cfg roleConfig) error {
+	log, err := events.Open(ctx, nc, events.Config{})
+	if err != nil {
+		return err
+	}
+	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), 1, cfg.memory)
+	if err != nil {
+		return err
+	}
+	proj := projections.New(projections.Options{})
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return proj.Run(ctx, log, snaps) })
+	g.Go(func() error {
+		select {
+		case <-proj.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+		return lease.RunWith(ctx, log.JetStream(), cfg.name, cfg.id, cfg.lease, func(ctx context.Context) error {
+			slog.Info("leading", "role", cfg.name, "id", cfg.id)
+			// Parts are built afresh for each term: nothing carries over
+			// from a previous term but the projection.
+			parts, ctx := errgroup.WithContext(ctx)
+			for _, p := range cfg.parts(log, proj) {
+				parts.Go(func() error { return p.Run(ctx) })
+			}
+			return parts.Wait()
+		})
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
