@@ -14,9 +14,13 @@ import (
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/controllers/cronjob"
+	"github.com/wakehq/wake/services/controllers/daemonset"
 	"github.com/wakehq/wake/services/controllers/garbagecollector"
+	"github.com/wakehq/wake/services/controllers/job"
 	"github.com/wakehq/wake/services/controllers/namespace"
 	"github.com/wakehq/wake/services/controllers/nodelifecycle"
+	"github.com/wakehq/wake/services/controllers/statefulset"
 	"github.com/wakehq/wake/services/lease"
 	"github.com/wakehq/wake/services/reconcile"
 	"github.com/wakehq/wake/services/scheduler"
@@ -29,6 +33,10 @@ func controllerLoops(log *events.Log, view *projections.Projection) []*reconcile
 		namespace.Loop(log, view),
 		garbagecollector.Loop(log, view),
 		nodelifecycle.Loop(log, view),
+		job.Loop(log, view),
+		cronjob.Loop(log, view),
+		statefulset.Loop(log, view),
+		daemonset.Loop(log, view),
 	}
 }
 

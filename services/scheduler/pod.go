@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -85,4 +86,23 @@ func setScheduled(p *corev1.Pod, status corev1.ConditionStatus, reason, message 
 		Type: corev1.PodScheduled, Status: status, Reason: reason, Message: message, LastTransitionTime: ts,
 	})
 	return true
+}
+
+var eventKind = reconcile.MustKind("", "events")
+
+// FailedSchedulingEvent is the core/v1 Event upstream's scheduler records
+// beside the PodScheduled=False condition: what `kubectl describe pod` shows
+// under Events. Its name follows upstream's pod.<hex nanoseconds>, from now.
+func FailedSchedulingEvent(pod *corev1.Pod, message string, now time.Time) (reconcile.Append, error) {
+	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name,
+			UID: pod.UID, ResourceVersion: pod.ResourceVersion},
+		Reason: "FailedScheduling", Message: message, Type: corev1.EventTypeWarning, Count: 1,
+		Source:         corev1.EventSource{Component: corev1.DefaultSchedulerName},
+		FirstTimestamp: ts, LastTimestamp: ts,
+		ReportingController: corev1.DefaultSchedulerName, ReportingInstance: corev1.DefaultSchedulerName,
+	}
+	return reconcile.Create(eventKind, ev, now, fmt.Sprintf("event/%s/%d", pod.UID, now.UnixNano()))
 }

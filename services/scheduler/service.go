@@ -291,6 +291,11 @@ func (s *Scheduler) round(ctx context.Context, seq uint64) error {
 			s.Logger.Error("scheduler: status not built", "pod", d.Pod, "err", err)
 		} else if changed {
 			add(a, p)
+			if ev, err := FailedSchedulingEvent(p.pod, d.Message, now); err == nil {
+				add(ev, p)
+			} else {
+				s.Logger.Error("scheduler: event not built", "pod", d.Pod, "err", err)
+			}
 		}
 	}
 	s.dirty = capped || (bound && topoFails)

@@ -1,0 +1,221 @@
+package cronjob
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/reconcile"
+)
+
+// Name is the controller's actor name.
+const Name = "system:controller:cronjob"
+
+// ResyncPeriod is how often CronJobs with a start due are woken (the
+// reconcile result cannot ask for a delayed requeue).
+const ResyncPeriod = time.Second
+
+var (
+	cronJobKind = reconcile.MustKind("batch", "cronjobs")
+	jobKind     = reconcile.MustKind("batch", "jobs")
+	podKind     = reconcile.MustKind("", "pods")
+)
+
+// Loop returns the controller's loop over log and view.
+func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
+	l := &reconcile.Loop{
+		Name: Name, Log: log, View: view, Reconcile: Reconcile,
+		Keys:   Keys,
+		Resync: ResyncPeriod,
+	}
+	var started atomic.Bool
+	l.ResyncKeys = func(v reconcile.View) []events.Ref {
+		all := !started.Swap(true) // at start every CronJob, then those due
+		now := time.Now()
+		if l.Now != nil {
+			now = l.Now()
+		}
+		return dueKeys(v, now, all)
+	}
+	return l
+}
+
+// Keys maps a change to the CronJob it concerns: the CronJob itself, or the
+// CronJob controlling a Job.
+func Keys(ch projections.Change) []events.Ref {
+	ref := ch.Object.Ref
+	if ref.Group != "batch" {
+		return nil
+	}
+	switch ref.Resource {
+	case "cronjobs":
+		return []events.Ref{ref}
+	case "jobs":
+		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "CronJob" && c.APIVersion == "batch/v1" {
+			return []events.Ref{{Group: "batch", Resource: "cronjobs", Namespace: ref.Namespace, Name: c.Name}}
+		}
+	}
+	return nil
+}
+
+func dueKeys(v reconcile.View, now time.Time, all bool) []events.Ref {
+	objs, _ := v.List("batch", "cronjobs", "")
+	var out []events.Ref
+	for _, o := range objs {
+		var cj batchv1.CronJob
+		if all || (reconcile.DecodeInto(o, &cj) == nil && Due(&cj, now)) {
+			out = append(out, o.Ref)
+		}
+	}
+	return out
+}
+
+// Reconcile converges one CronJob: starts its due Job, trims its history,
+// writes its status.
+func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.Append, error) {
+	o, ok := view.Get(key)
+	if !ok {
+		return nil, nil
+	}
+	var cj batchv1.CronJob
+	if err := reconcile.DecodeInto(o, &cj); err != nil {
+		return nil, err
+	}
+	jobs, jobObjs := ownedJobs(view, &cj)
+	d := decide(&cj, jobs, now)
+	if d.problem != "" {
+		slog.Warn("cronjob not scheduled", "cronjob", key.String(), "reason", d.problem)
+	}
+	if d.missed > maxMissed {
+		slog.Warn("too many missed start times; starting only the latest. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
+			"cronjob", key.String(), "missed", d.missed)
+	}
+	var out []reconcile.Append
+	if d.create != nil {
+		a, err := reconcile.Create(jobKind, d.create, now, "cronjob/"+string(cj.UID)+"/"+d.create.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+		m := metav1.Object(d.create)
+		for i := range d.status.Active {
+			if d.status.Active[i].Name == m.GetName() {
+				d.status.Active[i].UID = m.GetUID()
+			}
+		}
+	}
+	for _, j := range d.delete {
+		as, err := deleteJob(view, jobObjs[j.Name], j, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	if !equality.Semantic.DeepEqual(d.status, cj.Status) {
+		cj.Status = d.status
+		a, err := reconcile.Update(cronJobKind, &cj, o, events.ChangeStatus)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ownedJobs returns the Jobs cj controls, sorted by name.
+func ownedJobs(view reconcile.View, cj *batchv1.CronJob) ([]*batchv1.Job, map[string]*projections.Object) {
+	objs, _ := view.List("batch", "jobs", cj.Namespace)
+	var jobs []*batchv1.Job
+	byName := map[string]*projections.Object{}
+	for _, o := range objs {
+		if c := controllerOf(o.Raw); c == nil || c.UID != cj.UID {
+			continue
+		}
+		var j batchv1.Job
+		if reconcile.DecodeInto(o, &j) != nil {
+			continue
+		}
+		jobs = append(jobs, &j)
+		byName[j.Name] = o
+	}
+	return jobs, byName
+}
+
+// deleteJob deletes a Job and stops its pods (what background propagation
+// through the garbage collector would do).
+func deleteJob(view reconcile.View, o *projections.Object, j *batchv1.Job, now time.Time) ([]reconcile.Append, error) {
+	if o == nil || j.DeletionTimestamp != nil {
+		return nil, nil
+	}
+	var out []reconcile.Append
+	pods, _ := view.List("", "pods", j.Namespace)
+	for _, po := range pods {
+		if po.Labels[batchv1.ControllerUidLabel] != string(j.UID) {
+			continue
+		}
+		if c := controllerOf(po.Raw); c == nil || c.UID != j.UID {
+			continue
+		}
+		a, err := deletePod(po, now)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			out = append(out, *a)
+		}
+	}
+	a, err := reconcile.Delete(jobKind, o, now)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, a), nil
+}
+
+// deletePod deletes a pod: gracefully (left to its node's agent) when it
+// runs on a node, at once otherwise.
+func deletePod(o *projections.Object, now time.Time) (*reconcile.Append, error) {
+	var p corev1.Pod
+	if err := reconcile.DecodeInto(o, &p); err != nil {
+		return nil, err
+	}
+	if p.DeletionTimestamp != nil {
+		return nil, nil
+	}
+	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		a, err := reconcile.Delete(podKind, o, now)
+		return &a, err
+	}
+	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if p.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *p.Spec.TerminationGracePeriodSeconds
+	}
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &grace
+	a, err := reconcile.Update(podKind, &p, o, events.ChangeDeletion)
+	return &a, err
+}
+
+func controllerOf(raw []byte) *metav1.OwnerReference {
+	var m struct {
+		Metadata struct {
+			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for i, r := range m.Metadata.OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			return &m.Metadata.OwnerReferences[i]
+		}
+	}
+	return nil
+}

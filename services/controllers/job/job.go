@@ -1,0 +1,235 @@
+package job
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/reconcile"
+)
+
+// Name is the controller's actor name.
+const Name = "system:controller:job"
+
+// ResyncPeriod is how often jobs whose deadline or TTL has passed are
+// reconciled again (the reconcile result cannot ask for a delayed requeue).
+const ResyncPeriod = time.Second
+
+var (
+	jobKind = reconcile.MustKind("batch", "jobs")
+	podKind = reconcile.MustKind("", "pods")
+)
+
+// Loop returns the controller's loop over log and view.
+func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
+	l := &reconcile.Loop{
+		Name: Name, Log: log, View: view, Reconcile: Reconcile,
+		Keys:   Keys,
+		Resync: ResyncPeriod,
+	}
+	var started atomic.Bool
+	l.ResyncKeys = func(v reconcile.View) []events.Ref {
+		// The first call (at start) takes every Job; later ticks only those
+		// whose deadline or TTL is due.
+		all := !started.Swap(true)
+		now := time.Now()
+		if l.Now != nil {
+			now = l.Now()
+		}
+		return dueKeys(v, now, all)
+	}
+	return l
+}
+
+// Keys maps a change to the Job it concerns: the Job itself, or the Job
+// controlling a pod.
+func Keys(ch projections.Change) []events.Ref {
+	ref := ch.Object.Ref
+	switch {
+	case ref.Group == "batch" && ref.Resource == "jobs":
+		return []events.Ref{ref}
+	case ref.Group == "" && ref.Resource == "pods":
+		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "Job" && c.APIVersion == "batch/v1" {
+			return []events.Ref{{Group: "batch", Resource: "jobs", Namespace: ref.Namespace, Name: c.Name}}
+		}
+	}
+	return nil
+}
+
+// dueKeys lists the Jobs to reconcile on a resync: all of them, or only
+// those with a time-driven decision due at now.
+func dueKeys(v reconcile.View, now time.Time, all bool) []events.Ref {
+	objs, _ := v.List("batch", "jobs", "")
+	var out []events.Ref
+	for _, o := range objs {
+		if all {
+			out = append(out, o.Ref)
+			continue
+		}
+		var j batchv1.Job
+		if reconcile.DecodeInto(o, &j) != nil {
+			continue
+		}
+		if due, ok := nextDeadline(&j); ok && !due.After(now) {
+			out = append(out, o.Ref)
+		}
+	}
+	return out
+}
+
+// nextDeadline is when time alone changes what the controller decides for
+// j: its active deadline while running, its TTL once finished.
+func nextDeadline(j *batchv1.Job) (time.Time, bool) {
+	if _, done := finished(&j.Status); done {
+		if j.Spec.TTLSecondsAfterFinished == nil {
+			return time.Time{}, false
+		}
+		t := finishTime(&j.Status)
+		if t == nil {
+			return time.Time{}, false
+		}
+		return t.Add(time.Duration(*j.Spec.TTLSecondsAfterFinished) * time.Second), true
+	}
+	if j.Spec.ActiveDeadlineSeconds == nil || j.Status.StartTime == nil {
+		return time.Time{}, false
+	}
+	return j.Status.StartTime.Add(time.Duration(*j.Spec.ActiveDeadlineSeconds) * time.Second), true
+}
+
+// Reconcile converges one Job: its pods, its status, its TTL.
+func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.Append, error) {
+	o, ok := view.Get(key)
+	if !ok {
+		return nil, nil
+	}
+	var j batchv1.Job
+	if err := reconcile.DecodeInto(o, &j); err != nil {
+		return nil, err
+	}
+	if j.DeletionTimestamp != nil || (j.Spec.ManagedBy != nil && *j.Spec.ManagedBy != batchv1.JobControllerName) {
+		return nil, nil
+	}
+	pods, objs := ownedPods(view, &j)
+	seed := string(j.UID) + "/" + strconv.FormatUint(view.Seq(), 10)
+	d := decide(&j, pods, now, seed)
+
+	var out []reconcile.Append
+	for i, p := range d.create {
+		a, err := reconcile.Create(podKind, p, now, "job-pod/"+seed+"/"+strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	for _, p := range d.delete {
+		a, err := deletePod(objs[p.Name], p, now)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			out = append(out, *a)
+		}
+	}
+	if d.deleteJob {
+		a, err := reconcile.Delete(jobKind, o, now)
+		if err != nil {
+			return nil, err
+		}
+		return append(out, a), nil
+	}
+	if !equality.Semantic.DeepEqual(d.status, j.Status) {
+		j.Status = d.status
+		a, err := reconcile.Update(jobKind, &j, o, events.ChangeStatus)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ownedPods returns the pods j selects and controls, sorted by name, and
+// their projection objects by name.
+func ownedPods(view reconcile.View, j *batchv1.Job) ([]*corev1.Pod, map[string]*projections.Object) {
+	sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
+	if err != nil || j.Spec.Selector == nil {
+		sel = labels.SelectorFromSet(labels.Set{batchv1.ControllerUidLabel: string(j.UID)})
+	}
+	objs, _ := view.List("", "pods", j.Namespace)
+	var pods []*corev1.Pod
+	byName := map[string]*projections.Object{}
+	for _, o := range objs {
+		if !sel.Matches(labels.Set(o.Labels)) {
+			continue
+		}
+		var p corev1.Pod
+		if reconcile.DecodeInto(o, &p) != nil {
+			continue
+		}
+		if c := metav1.GetControllerOf(&p); c == nil || c.UID != j.UID {
+			continue
+		}
+		pods = append(pods, &p)
+		byName[p.Name] = o
+	}
+	return pods, byName
+}
+
+// controllerOf reads the controller owner reference of an object's JSON.
+func controllerOf(raw []byte) *metav1.OwnerReference {
+	var m struct {
+		Metadata struct {
+			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for i, r := range m.Metadata.OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			return &m.Metadata.OwnerReferences[i]
+		}
+	}
+	return nil
+}
+
+// deletePod deletes a pod as a controller does: a pod running on a node
+// is marked for graceful deletion and left to its node's agent to finish;
+// any other pod goes at once (unless finalizers hold it). A pod already
+// being deleted is left alone.
+func deletePod(o *projections.Object, p *corev1.Pod, now time.Time) (*reconcile.Append, error) {
+	if o == nil || p.DeletionTimestamp != nil {
+		return nil, nil
+	}
+	if p.Spec.NodeName == "" || terminal(p) {
+		a, err := reconcile.Delete(podKind, o, now)
+		return &a, err
+	}
+	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if p.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *p.Spec.TerminationGracePeriodSeconds
+	}
+	p = p.DeepCopy()
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &grace
+	a, err := reconcile.Update(podKind, p, o, events.ChangeDeletion)
+	return &a, err
+}
+
+func ownerRef(j *batchv1.Job) metav1.OwnerReference {
+	yes := true
+	return metav1.OwnerReference{
+		APIVersion: "batch/v1", Kind: "Job", Name: j.Name, UID: types.UID(j.UID),
+		Controller: &yes, BlockOwnerDeletion: &yes,
+	}
+}

@@ -1,0 +1,204 @@
+package statefulset
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/reconcile"
+)
+
+// Name is the controller's actor name.
+const Name = "system:controller:statefulset"
+
+var (
+	setKind = reconcile.MustKind("apps", "statefulsets")
+	revKind = reconcile.MustKind("apps", "controllerrevisions")
+	podKind = reconcile.MustKind("", "pods")
+	pvcKind = reconcile.MustKind("", "persistentvolumeclaims")
+)
+
+// Loop returns the controller's loop over log and view. The periodic
+// resync catches pods becoming available after minReadySeconds.
+func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
+	return &reconcile.Loop{
+		Name: Name, Log: log, View: view, Reconcile: Reconcile,
+		Keys: Keys,
+		ResyncKeys: func(v reconcile.View) []events.Ref {
+			objs, _ := v.List("apps", "statefulsets", "")
+			refs := make([]events.Ref, len(objs))
+			for i, o := range objs {
+				refs[i] = o.Ref
+			}
+			return refs
+		},
+		Resync: 30 * time.Second,
+	}
+}
+
+// Keys maps a change to its StatefulSet: the set itself, or the set
+// controlling a pod or a ControllerRevision.
+func Keys(ch projections.Change) []events.Ref {
+	ref := ch.Object.Ref
+	switch {
+	case ref.Group == "apps" && ref.Resource == "statefulsets":
+		return []events.Ref{ref}
+	case (ref.Group == "" && ref.Resource == "pods") || (ref.Group == "apps" && ref.Resource == "controllerrevisions"):
+		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "StatefulSet" && c.APIVersion == "apps/v1" {
+			return []events.Ref{{Group: "apps", Resource: "statefulsets", Namespace: ref.Namespace, Name: c.Name}}
+		}
+	}
+	return nil
+}
+
+// Reconcile converges one StatefulSet.
+func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.Append, error) {
+	o, ok := view.Get(key)
+	if !ok {
+		return nil, nil
+	}
+	var set appsv1.StatefulSet
+	if err := reconcile.DecodeInto(o, &set); err != nil {
+		return nil, err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
+	if err != nil {
+		return nil, nil // admission rejects this; nothing sensible to do
+	}
+	pods, podObjs := owned[corev1.Pod](view, "", "pods", set.Namespace, set.UID, sel)
+	history, revObjs := owned[appsv1.ControllerRevision](view, "apps", "controllerrevisions", set.Namespace, set.UID, labels.Everything())
+	claimExists := func(name string) bool {
+		_, ok := view.Get(events.Ref{Resource: "persistentvolumeclaims", Namespace: set.Namespace, Name: name})
+		return ok
+	}
+	d := decide(&set, pods, history, claimExists, now)
+
+	var out []reconcile.Append
+	seed := "sts/" + string(set.UID) + "/" + strconv.FormatUint(view.Seq(), 10) + "/"
+	add := func(a reconcile.Append, err error) error {
+		if err == nil {
+			out = append(out, a)
+		}
+		return err
+	}
+	if r := d.revs.create; r != nil {
+		if err := add(reconcile.Create(revKind, r, now, seed+r.Name)); err != nil {
+			return nil, err
+		}
+	}
+	if r := d.revs.bump; r != nil {
+		if err := add(reconcile.Update(revKind, r, revObjs[r.Name], events.ChangeSpec)); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range d.dropRevs {
+		if err := add(reconcile.Delete(revKind, revObjs[r.Name], now)); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range d.claims {
+		if err := add(reconcile.Create(pvcKind, c, now, seed+"pvc/"+c.Name)); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range d.create {
+		if err := add(reconcile.Create(podKind, p, now, seed+p.Name)); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range d.delete {
+		a, err := deletePod(podObjs[p.Name], p, now)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			out = append(out, *a)
+		}
+	}
+	if !equality.Semantic.DeepEqual(d.status, set.Status) {
+		set.Status = d.status
+		if err := add(reconcile.Update(setKind, &set, o, events.ChangeStatus)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// owned decodes the objects of a collection that uid controls and sel
+// matches, sorted by name, with their projection objects by name.
+func owned[T any, PT interface {
+	*T
+	metav1.Object
+}](view reconcile.View, group, resource, ns string, uid types.UID, sel labels.Selector) ([]PT, map[string]*projections.Object) {
+	objs, _ := view.List(group, resource, ns)
+	var out []PT
+	byName := map[string]*projections.Object{}
+	for _, o := range objs {
+		if !sel.Matches(labels.Set(o.Labels)) {
+			continue
+		}
+		c := controllerOf(o.Raw)
+		if c == nil || c.UID != uid {
+			continue
+		}
+		var v T
+		if reconcile.DecodeInto(o, &v) != nil {
+			continue
+		}
+		out = append(out, PT(&v))
+		byName[o.Ref.Name] = o
+	}
+	return out, byName
+}
+
+func ownerRef(set *appsv1.StatefulSet) metav1.OwnerReference {
+	yes := true
+	return metav1.OwnerReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: set.Name, UID: set.UID, Controller: &yes, BlockOwnerDeletion: &yes}
+}
+
+func controllerOf(raw []byte) *metav1.OwnerReference {
+	var m struct {
+		Metadata struct {
+			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for i, r := range m.Metadata.OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			return &m.Metadata.OwnerReferences[i]
+		}
+	}
+	return nil
+}
+
+// deletePod deletes a pod: gracefully (left to its node's agent) when it
+// runs on a node, at once otherwise.
+func deletePod(o *projections.Object, p *corev1.Pod, now time.Time) (*reconcile.Append, error) {
+	if o == nil || p.DeletionTimestamp != nil {
+		return nil, nil
+	}
+	if p.Spec.NodeName == "" || terminal(p) {
+		a, err := reconcile.Delete(podKind, o, now)
+		return &a, err
+	}
+	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if p.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *p.Spec.TerminationGracePeriodSeconds
+	}
+	p = p.DeepCopy()
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &grace
+	a, err := reconcile.Update(podKind, p, o, events.ChangeDeletion)
+	return &a, err
+}
