@@ -16,10 +16,12 @@ import (
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/controllers/cronjob"
 	"github.com/wakehq/wake/services/controllers/daemonset"
+	"github.com/wakehq/wake/services/controllers/deployment"
 	"github.com/wakehq/wake/services/controllers/garbagecollector"
 	"github.com/wakehq/wake/services/controllers/job"
 	"github.com/wakehq/wake/services/controllers/namespace"
 	"github.com/wakehq/wake/services/controllers/nodelifecycle"
+	"github.com/wakehq/wake/services/controllers/replicaset"
 	"github.com/wakehq/wake/services/controllers/statefulset"
 	"github.com/wakehq/wake/services/lease"
 	"github.com/wakehq/wake/services/reconcile"
@@ -32,6 +34,8 @@ func controllerLoops(log *events.Log, view *projections.Projection) []*reconcile
 	return []*reconcile.Loop{
 		namespace.Loop(log, view),
 		garbagecollector.Loop(log, view),
+		deployment.Loop(log, view),
+		replicaset.Loop(log, view),
 		nodelifecycle.Loop(log, view),
 		job.Loop(log, view),
 		cronjob.Loop(log, view),

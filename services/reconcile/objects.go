@@ -123,22 +123,33 @@ func held(obj runtime.Object, m metav1.Object) bool {
 	return len(m.GetFinalizers()) > 0
 }
 
-// Delete returns the append that deletes cur: at once when no finalizer
-// holds it, else by setting its deletion timestamp for the finalizers to
-// finish.
+// Delete returns the append that deletes cur: at once when nothing holds
+// it, else by setting its deletion timestamp for its finalizers — or, for a
+// pod bound to a node, its agent, within the pod's grace period — to finish.
+// Objects already terminating are left to finish.
 func Delete(k kinds.Kind, cur *projections.Object, now time.Time) (Append, error) {
 	obj, err := Decode(k, cur)
 	if err != nil {
 		return Append{}, err
 	}
 	m, _ := meta.Accessor(obj)
-	if m.GetDeletionTimestamp() == nil {
-		ts := metav1.NewTime(now.UTC().Truncate(time.Second))
-		zero := int64(0)
-		m.SetDeletionTimestamp(&ts)
-		m.SetDeletionGracePeriodSeconds(&zero)
+	grace := int64(0)
+	pod, isPod := obj.(*corev1.Pod)
+	onNode := isPod && pod.Spec.NodeName != "" && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+	if onNode {
+		grace = 30
+		if pod.Spec.TerminationGracePeriodSeconds != nil {
+			grace = *pod.Spec.TerminationGracePeriodSeconds
+		}
 	}
-	if held(obj, m) {
+	if m.GetDeletionTimestamp() == nil {
+		ts := metav1.NewTime(now.UTC().Truncate(time.Second).Add(time.Duration(grace) * time.Second))
+		m.SetDeletionTimestamp(&ts)
+		m.SetDeletionGracePeriodSeconds(&grace)
+	} else if onNode || held(obj, m) {
+		return Append{}, nil
+	}
+	if onNode || held(obj, m) {
 		return build(k, obj, events.ObjectUpdated, events.ChangeDeletion, cur.Seq)
 	}
 	return build(k, obj, events.ObjectDeleted, "", cur.Seq)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,10 +32,14 @@ type View interface {
 var _ View = (*projections.Projection)(nil)
 
 // Append is one decision: an event and the subject sequence it expects.
+// The zero Append decides nothing and is skipped.
 type Append struct {
 	Event  events.Event
 	Expect uint64
 }
+
+// Empty reports whether a is the zero Append.
+func (a Append) Empty() bool { return a.Event.Type == "" }
 
 // Func decides what to append for one key, from the view, at time now.
 type Func func(view View, key events.Ref, now time.Time) ([]Append, error)
@@ -173,8 +178,12 @@ func (l *Loop) feed(ctx context.Context, w *projections.Watcher, q *queue) {
 // them, so the reconciler never decides twice on the same state.
 func (l *Loop) process(ctx context.Context, key events.Ref) error {
 	appends, err := l.Reconcile(l.View, key, l.Now())
-	if err != nil || len(appends) == 0 {
+	if err != nil {
 		return err
+	}
+	appends = slices.DeleteFunc(appends, Append.Empty)
+	if len(appends) == 0 {
+		return nil
 	}
 	batch := make([]events.Pending, len(appends))
 	for i, a := range appends {

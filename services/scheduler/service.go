@@ -245,6 +245,9 @@ func (s *Scheduler) round(ctx context.Context, seq uint64) error {
 		topoFails = false
 	)
 	add := func(a reconcile.Append, owner *pendingPod) {
+		if a.Empty() {
+			return
+		}
 		ev := a.Event
 		ev.ID, ev.Source, ev.Actor, ev.Time = events.NewID(), "wake/scheduler", s.Name, now.UTC()
 		ev.RequestID = "schedule/" + owner.obj.UID + "/" + strconv.FormatUint(seq, 10)

@@ -65,6 +65,28 @@ func (e *env) run(t testing.TB) *Scheduler {
 	return s
 }
 
+// kubelet plays the node agents' part in deletion: pods marked for graceful
+// deletion are finished (removed) at once.
+func (e *env) kubelet(t testing.TB) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for e.ctx.Err() == nil {
+			objs, _ := e.proj.List("", "pods", "")
+			for _, o := range objs {
+				var p corev1.Pod
+				if json.Unmarshal(o.Raw, &p) != nil || p.DeletionTimestamp == nil {
+					continue
+				}
+				ev := events.Event{ID: events.NewID(), Type: events.ObjectDeleted, Source: "wake/test", Ref: o.Ref,
+					APIVersion: "v1", Kind: "Pod", Actor: "kubelet", RequestID: "test", Data: o.Raw}
+				e.log.Append(e.ctx, ev, o.Seq)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+}
+
 // create appends objects as the gateway would create them, in one batch.
 func (e *env) create(t testing.TB, objs ...runtime.Object) {
 	t.Helper()
@@ -218,7 +240,9 @@ func TestSchedulerIntegration(t *testing.T) {
 	pods = e.waitFor(t, "18 bound", func(ps []*corev1.Pod) bool { return count(ps, isBound) == 18 })
 	checkResources(t, append(ns, extra), pods)
 
-	// A high-priority pod preempts one low-priority pod and takes its place.
+	// A high-priority pod preempts one low-priority pod and takes its place
+	// once the victim's node has stopped it.
+	e.kubelet(t)
 	e.create(t, withPriority(pod("vip", 300, 64), 1000))
 	pods = e.waitFor(t, "vip bound", func(ps []*corev1.Pod) bool {
 		return count(ps, func(p *corev1.Pod) bool { return p.Name == "vip" && isBound(p) }) == 1

@@ -1,0 +1,165 @@
+package deployment
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/reconcile"
+)
+
+// The loop polls every resyncTick for Deployments whose progress deadline
+// is running (only time can expire it) and reconciles every Deployment
+// every fullResync. A per-key "again after d" in reconcile.Loop would
+// replace the poll.
+const (
+	resyncTick = time.Second
+	fullResync = 5 * time.Minute
+)
+
+// Loop returns the controller's loop over log and view.
+func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
+	r := &resyncer{}
+	return &reconcile.Loop{
+		Name: Name, Log: log, View: view, Reconcile: Reconcile,
+		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		Resync:     resyncTick,
+		ResyncKeys: r.keys,
+	}
+}
+
+// Keys maps a change to the Deployments it concerns: a Deployment itself;
+// a ReplicaSet's controlling Deployment (before and after), or while it is
+// an orphan the Deployments whose selector matches it; and for a pod that
+// is gone or finished, the Deployment of its ReplicaSet (Recreate waits
+// for old pods).
+func Keys(view reconcile.View, ch projections.Change) []events.Ref {
+	ref := ch.Object.Ref
+	var out []events.Ref
+	add := func(r events.Ref) {
+		for _, x := range out {
+			if x == r {
+				return
+			}
+		}
+		out = append(out, r)
+	}
+	owner := func(o *projections.Object, kind string) *metav1.OwnerReference {
+		if o == nil {
+			return nil
+		}
+		var m struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		if json.Unmarshal(o.Raw, &m) != nil {
+			return nil
+		}
+		if c := metav1.GetControllerOfNoCopy(&m.Metadata); c != nil && c.Kind == kind {
+			return c
+		}
+		return nil
+	}
+	deployment := func(name string) events.Ref {
+		return events.Ref{Group: "apps", Resource: "deployments", Namespace: ref.Namespace, Name: name}
+	}
+	switch {
+	case ref.Group == "apps" && ref.Resource == "deployments":
+		add(ref)
+	case ref.Group == "apps" && ref.Resource == "replicasets":
+		for _, o := range []*projections.Object{ch.Prev, ch.Object} {
+			if c := owner(o, "Deployment"); c != nil {
+				add(deployment(c.Name))
+			}
+		}
+		if owner(ch.Object, "Deployment") == nil && ch.Type != projections.Deleted {
+			for _, r := range matchingDeployments(view, ref.Namespace, ch.Object.Labels) {
+				add(r)
+			}
+		}
+	case ref.Group == "" && ref.Resource == "pods":
+		if ch.Type != projections.Deleted && !finished(ch.Object) {
+			return nil
+		}
+		if c := owner(ch.Object, "ReplicaSet"); c != nil {
+			if rs, ok := view.Get(events.Ref{Group: "apps", Resource: "replicasets", Namespace: ref.Namespace, Name: c.Name}); ok {
+				if d := owner(rs, "Deployment"); d != nil {
+					add(deployment(d.Name))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func finished(o *projections.Object) bool {
+	var p struct {
+		Status struct {
+			Phase string `json:"phase"`
+		} `json:"status"`
+	}
+	_ = json.Unmarshal(o.Raw, &p)
+	return p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed"
+}
+
+func matchingDeployments(view reconcile.View, namespace string, set map[string]string) []events.Ref {
+	if len(set) == 0 {
+		return nil
+	}
+	objs, _ := view.List("apps", "deployments", namespace)
+	var out []events.Ref
+	for _, o := range objs {
+		var d struct {
+			Spec struct {
+				Selector *metav1.LabelSelector `json:"selector"`
+			} `json:"spec"`
+		}
+		if reconcile.DecodeInto(o, &d) != nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(set)) {
+			out = append(out, o.Ref)
+		}
+	}
+	return out
+}
+
+// resyncer chooses the keys of a resync: all Deployments on the first
+// call and every fullResync, else those whose progress deadline runs.
+type resyncer struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (r *resyncer) keys(view reconcile.View) []events.Ref {
+	r.mu.Lock()
+	full := r.last.IsZero() || time.Since(r.last) >= fullResync
+	if full {
+		r.last = time.Now()
+	}
+	r.mu.Unlock()
+	objs, _ := view.List("apps", "deployments", "")
+	var out []events.Ref
+	for _, o := range objs {
+		var d appsv1.Deployment
+		if full || reconcile.DecodeInto(o, &d) == nil && deadlineRunning(&d) {
+			out = append(out, o.Ref)
+		}
+	}
+	return out
+}
+
+// deadlineRunning reports whether a Deployment's rollout is being timed.
+func deadlineRunning(d *appsv1.Deployment) bool {
+	if d.Spec.Paused || !hasProgressDeadline(d) {
+		return false
+	}
+	c := getCondition(d.Status, appsv1.DeploymentProgressing)
+	return c != nil && c.Reason != NewRSAvailableReason && c.Reason != TimedOutReason && c.Reason != PausedDeployReason
+}
