@@ -1,0 +1,150 @@
+package libct
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/wakehq/wake/agent/runtime"
+)
+
+// sandboxNamespaces are the namespaces a pod's containers share.
+var sandboxNamespaces = []struct {
+	name string
+	flag int
+}{{"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}}
+
+// NewSandbox creates a pod's shared network, IPC and UTS namespaces with
+// hostname set and loopback up, and pins each by bind-mounting it on a file
+// in dir/<id>/ (what `ip netns add` does), so that they outlive any process
+// and survive an agent restart. Wiring the network (veth, bridge, IP) is
+// the network plugin's job, not done here yet.
+func NewSandbox(dir, id, hostname string) (runtime.PodSandbox, error) {
+	sb := runtime.PodSandbox{ID: id}
+	spec := runtime.ContainerSpec{ID: "x", Sandbox: sb, Args: []string{"x"}, LogPath: "x"}
+	if err := spec.Validate(); err != nil {
+		return sb, err
+	}
+	nsDir := filepath.Join(dir, id)
+	if err := os.MkdirAll(nsDir, 0o700); err != nil {
+		return sb, err
+	}
+	paths := make([]string, len(sandboxNamespaces))
+	for i, ns := range sandboxNamespaces {
+		paths[i] = filepath.Join(nsDir, ns.name)
+		f, err := os.OpenFile(paths[i], os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o400)
+		if err != nil {
+			return sb, fmt.Errorf("sandbox %s: %w", id, err)
+		}
+		f.Close()
+	}
+	if err := inNewNamespaces(hostname, paths); err != nil {
+		RemoveSandbox(dir, sb) // idempotent: unmounts what was pinned
+		return sb, fmt.Errorf("sandbox %s: %w", id, err)
+	}
+	sb.NetNS, sb.IPCNS, sb.UTSNS = paths[0], paths[1], paths[2]
+	return sb, nil
+}
+
+// inNewNamespaces unshares the sandbox namespaces on a locked OS thread,
+// prepares them and bind-mounts them on paths, then returns the thread to
+// the agent's namespaces. If that return fails the thread stays locked and
+// Go discards it with the goroutine, so no other goroutine runs in the pod's
+// namespaces.
+func inNewNamespaces(hostname string, paths []string) error {
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		var orig []int
+		for _, ns := range sandboxNamespaces {
+			fd, err := unix.Open("/proc/thread-self/ns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				errc <- err
+				return // thread stays locked: discarded
+			}
+			defer unix.Close(fd)
+			orig = append(orig, fd)
+		}
+		errc <- setupNamespaces(hostname, paths)
+		for i, ns := range sandboxNamespaces {
+			if err := unix.Setns(orig[i], ns.flag); err != nil {
+				return // thread stays locked: discarded
+			}
+		}
+		goruntime.UnlockOSThread()
+	}()
+	return <-errc
+}
+
+func setupNamespaces(hostname string, paths []string) error {
+	if err := unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	if hostname != "" {
+		if err := unix.Sethostname([]byte(hostname)); err != nil {
+			return fmt.Errorf("sethostname: %w", err)
+		}
+	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
+	for i, ns := range sandboxNamespaces {
+		if err := unix.Mount("/proc/thread-self/ns/"+ns.name, paths[i], "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pin %s namespace: %w", ns.name, err)
+		}
+	}
+	return nil
+}
+
+func loopbackUp() error {
+	h, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return err
+	}
+	defer nl.Close()
+	lo, err := nl.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	if err := nl.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("loopback up: %w", err)
+	}
+	return nil
+}
+
+// RemoveSandbox unpins the sandbox's namespaces and removes its cgroup.
+// Containers of the sandbox must have been deleted first.
+func RemoveSandbox(dir string, sb runtime.PodSandbox) error {
+	var errs []error
+	nsDir := filepath.Join(dir, sb.ID)
+	for _, ns := range sandboxNamespaces {
+		p := filepath.Join(nsDir, ns.name)
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	if err := os.RemoveAll(nsDir); err != nil {
+		errs = append(errs, err)
+	}
+	m, err := manager.New(&cgroups.Cgroup{Path: filepath.Join("/wake", sb.ID), Resources: &cgroups.Resources{}})
+	if err == nil {
+		err = m.Destroy()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("pod cgroup: %w", err))
+	}
+	return errors.Join(errs...)
+}

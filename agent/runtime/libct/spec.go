@@ -1,0 +1,116 @@
+package libct
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wakehq/wake/agent/runtime"
+)
+
+// DefaultCapabilities is Docker's (and containerd's) default set: what a
+// non-privileged container keeps of root's capabilities.
+var DefaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// ociSpec turns a ContainerSpec into an OCI runtime spec, starting from
+// runc's own defaults (specconv.Example: mounts, masked and read-only
+// paths, devices) so that wake's containers look like runc's.
+func ociSpec(s *runtime.ContainerSpec, rootfs string) *specs.Spec {
+	spec := specconv.Example()
+	spec.Root = &specs.Root{Path: rootfs}
+	spec.Hostname = ""
+	cwd := s.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	caps := DefaultCapabilities
+	if s.Privileged {
+		caps = allCapabilities()
+		spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
+	}
+	spec.Process = &specs.Process{
+		Args:            s.Args,
+		Env:             s.Env,
+		Cwd:             cwd,
+		User:            specs.User{UID: s.UID, GID: s.GID},
+		NoNewPrivileges: true,
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding: caps, Effective: caps, Permitted: caps,
+		},
+		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
+	}
+	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}
+	ns = append(ns,
+		specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.Sandbox.NetNS},
+		specs.LinuxNamespace{Type: specs.IPCNamespace, Path: s.Sandbox.IPCNS},
+		specs.LinuxNamespace{Type: specs.UTSNamespace, Path: s.Sandbox.UTSNS},
+	)
+	spec.Linux.Namespaces = ns
+	spec.Linux.CgroupsPath = cgroupPath(s.Sandbox.ID, s.ID)
+	spec.Linux.Resources.Memory, spec.Linux.Resources.CPU, spec.Linux.Resources.Pids = resources(s.Limits)
+	return spec
+}
+
+func resources(l runtime.Resources) (*specs.LinuxMemory, *specs.LinuxCPU, *specs.LinuxPids) {
+	mem := &specs.LinuxMemory{}
+	if l.MemoryBytes > 0 {
+		limit := l.MemoryBytes
+		mem.Limit = &limit
+		mem.Swap = &limit // memory+swap = memory: no swapping past the limit
+	}
+	cpu := &specs.LinuxCPU{}
+	if l.CPUShares > 0 {
+		shares := l.CPUShares
+		cpu.Shares = &shares
+	}
+	if l.CPUQuotaUS > 0 {
+		quota, period := l.CPUQuotaUS, l.CPUPeriodUS
+		if period == 0 {
+			period = 100000
+		}
+		cpu.Quota, cpu.Period = &quota, &period
+	}
+	var pids *specs.LinuxPids
+	if l.Pids > 0 {
+		n := l.Pids
+		pids = &specs.LinuxPids{Limit: &n}
+	}
+	return mem, cpu, pids
+}
+
+func cgroupPath(sandbox, id string) string {
+	return filepath.Join("/wake", sandbox, id)
+}
+
+func libcontainerConfig(s *runtime.ContainerSpec, rootfs string) (*configs.Config, error) {
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: s.ID,
+		Spec:       ociSpec(s, rootfs),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	return cfg, nil
+}
+
+func allCapabilities() []string {
+	var out []string
+	for _, c := range []string{
+		"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+		"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+		"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+		"SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+		"LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+		"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+	} {
+		out = append(out, "CAP_"+c)
+	}
+	return out
+}
