@@ -298,6 +298,10 @@ func TestTwoSchedulersNeverDoubleBind(t *testing.T) {
 			t.Errorf("%s bound %d times", pod, n)
 		}
 	}
+	// The counters move after the acknowledgements, which may trail the view.
+	for deadline := time.Now().Add(5 * time.Second); s1.Bound.Load()+s2.Bound.Load() < 400 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	t.Logf("scheduler 1 bound %d (%d conflicts), scheduler 2 bound %d (%d conflicts)",
 		s1.Bound.Load(), s1.Conflicts.Load(), s2.Bound.Load(), s2.Conflicts.Load())
 	if s1.Bound.Load()+s2.Bound.Load() != 400 {

@@ -348,6 +348,9 @@ func TestOnDelete(t *testing.T) {
 	o, _ := w.st.Get(events.Ref{Resource: "pods", Namespace: "default", Name: p.Name})
 	a, _ := reconcile.Delete(podKind, o, t0)
 	w.apply(a)
+	// The pod was bound, so it terminates gracefully: its agent removes it.
+	o, _ = w.st.Get(o.Ref)
+	w.apply(reconcile.Append{Event: events.Event{Type: events.ObjectDeleted, Ref: o.Ref, Data: o.Raw}, Expect: o.Seq})
 	w.reconcile()
 	if got := w.layout(); got != "n1=agent:2 n2=agent:1" && got != "n1=agent:1 n2=agent:2" {
 		t.Fatalf("after deleting one: %q", got)
