@@ -56,6 +56,10 @@ type Loop struct {
 	// decisions that depend on time alone. Zero disables it.
 	Resync     time.Duration
 	ResyncKeys func(view View) []events.Ref
+	// RequeueAfter, when set, is asked after each successful reconcile how
+	// long until the key's next time-driven decision (a deadline, a
+	// schedule, minReadySeconds); zero means none. Pure, like Reconcile.
+	RequeueAfter func(view View, key events.Ref, now time.Time) time.Duration
 	// Sources run beside the loop and add keys from outside the log (for
 	// example node heartbeats from a KV bucket). A source returning an
 	// error other than ctx's ends the loop.
@@ -117,12 +121,32 @@ func (l *Loop) Run(ctx context.Context) error {
 				return nil
 			}
 		}
-		if err := l.process(ctx, key); err != nil {
+		err := l.process(ctx, key)
+		switch {
+		case err == nil:
+			if l.RequeueAfter != nil {
+				if d := l.RequeueAfter(l.View, key, l.Now()); d > 0 {
+					q.addAfter(key, d)
+				}
+			}
+		case errors.Is(err, events.ErrConflict) && l.catchUp(ctx) == nil:
+			// Another writer moved first; the view now holds its write.
+			q.add(key)
+		default:
 			l.Logger.Warn("reconcile failed; retrying", "controller", l.Name, "key", key.String(), "err", err)
 			q.addAfter(key, time.Second)
 		}
 		q.done(key)
 	}
+}
+
+// catchUp waits until the view has applied everything in the log.
+func (l *Loop) catchUp(ctx context.Context) error {
+	last, err := l.Log.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return l.View.WaitFor(ctx, last)
 }
 
 func (l *Loop) feed(ctx context.Context, w *projections.Watcher, q *queue) {
