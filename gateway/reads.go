@@ -99,6 +99,23 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 		return err
 	}
 	objs, seq := s.selected(t, f)
+	if at, exact, err := exactResourceVersion(r); err != nil {
+		return err
+	} else if exact {
+		// resourceVersionMatch=Exact: the list as it was at that revision,
+		// rebuilt from the log (see timetravel.go).
+		if objs, err = s.listAt(r.Context(), t, f, at); err != nil {
+			return err
+		}
+		seq = at
+	}
+	return s.writeList(w, r, t, objs, seq)
+}
+
+// writeList writes objects as a list current at seq, in the form the client
+// accepts.
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, t target, objs []*projections.Object, seq uint64) error {
+	var err error
 	rv := strconv.FormatUint(seq, 10)
 	a := parseAccept(r)
 	switch {

@@ -90,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/api/v1/*", func(w http.ResponseWriter, req *http.Request) {
 		s.serveResource(w, req, "", "v1", chi.URLParam(req, "*"))
 	})
+	r.Route("/apis/"+WakeGroup+"/v1", s.routeWake)
 	r.HandleFunc("/apis/{group}/{version}/*", func(w http.ResponseWriter, req *http.Request) {
 		s.serveResource(w, req, chi.URLParam(req, "group"), chi.URLParam(req, "version"), chi.URLParam(req, "*"))
 	})

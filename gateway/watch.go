@@ -72,8 +72,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 			return apierrors.NewTimeoutError(fmt.Sprintf("resourceVersion %d is not known yet", from), 1)
 		}
 	}
+	// A resourceVersion older than the projection's in-memory history is
+	// served from the log (watchFromLog), as long as retention keeps it.
 	watcher, err := s.proj.Watch(from)
-	if err != nil {
+	fromLog := errors.Is(err, projections.ErrExpired)
+	if err != nil && !fromLog {
 		return err
 	}
 
@@ -91,6 +94,13 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 	if sendInitial {
 		enc.bookmark(from, true)
 	}
+	if fromLog {
+		if watcher, err = s.watchFromLog(ctx, enc, t, f, from); err != nil {
+			enc.status(toStatus(travelError(err), t.gr(), "").Status())
+			flush()
+			return nil
+		}
+	}
 	flush()
 
 	bookmarks := isTrue(q.Get("allowWatchBookmarks"))
@@ -105,9 +115,14 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 		cancelBatch()
 		switch {
 		case errors.Is(err, projections.ErrExpired):
-			enc.status(apierrors.NewResourceExpired(err.Error()).Status())
-			flush()
-			return nil
+			// The watcher fell behind the in-memory history: catch up
+			// from the log.
+			if watcher, err = s.watchFromLog(ctx, enc, t, f, watcher.Pos()); err != nil {
+				enc.status(toStatus(travelError(err), t.gr(), "").Status())
+				flush()
+				return nil
+			}
+			continue
 		case err != nil && ctx.Err() != nil:
 			return nil
 		case err != nil:

@@ -24,9 +24,13 @@ type Snapshots struct {
 	store jetstream.ObjectStore
 }
 
-// OpenSnapshots creates or adopts the snapshot bucket.
+// OpenSnapshots creates or adopts the snapshot bucket. replicas 0 adopts
+// an existing bucket as it is (creating it with one replica if absent).
 func OpenSnapshots(ctx context.Context, js jetstream.JetStream, replicas int, memory bool) (*Snapshots, error) {
 	if replicas <= 0 {
+		if store, err := js.ObjectStore(ctx, SnapshotBucket); err == nil {
+			return &Snapshots{store: store}, nil
+		}
 		replicas = 1
 	}
 	storage := jetstream.FileStorage

@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/wakehq/wake/gateway/pki"
 )
 
@@ -21,16 +19,14 @@ func runGateway(ctx context.Context, args []string, stdout io.Writer) error {
 	home, _ := os.UserHomeDir()
 	dataDir := fs.String("data", filepath.Join(home, ".wake"), "directory holding pki/ (the CA) and tokens.csv")
 	listen := fs.String("listen", "0.0.0.0:6443", "address to serve HTTPS on")
-	natsURL := fs.String("nats", os.Getenv("WAKE_NATS"), "NATS server URL(s), comma-separated (env WAKE_NATS)")
+	var nf natsFlags
+	nf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *natsURL == "" {
-		return fmt.Errorf("--nats is required")
-	}
-	nc, err := nats.Connect(*natsURL, nats.Name("wake gateway"), nats.MaxReconnects(-1))
+	nc, err := nf.connect("wake gateway")
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", *natsURL, err)
+		return err
 	}
 	defer nc.Close()
 	ca, err := pki.LoadOrCreateCA(filepath.Join(*dataDir, "pki"))
@@ -51,7 +47,7 @@ func runGateway(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runControlPlane(ctx, nc, ln, pki.ServerTLS(cert), tokens, nil, func() {
+	return runControlPlane(ctx, nc, nf.replicas, ln, pki.ServerTLS(cert), tokens, nil, func() {
 		fmt.Fprintf(stdout, "wake gateway serving https://%s\n", ln.Addr())
 	})
 }

@@ -26,6 +26,13 @@ var commands = map[string]command{
 	"bench":       {"measure a `wake up` child: latencies, LIST, memory, restart", runBench},
 	"controllers": {"run the controllers against a NATS server (leader-elected)", runControllers},
 	"scheduler":   {"run the scheduler against a NATS server (leader-elected)", runScheduler},
+	"history":     {"every revision of an object: who changed what, when", runHistory},
+	"get":         {"an object or a list as it was at a resourceVersion or time (--at)", runGetAt},
+	"diff":        {"what changed in an object between two revisions", runDiff},
+	"blame":       {"which actor and request last set each field of an object", runBlame},
+	"events":      {"the event log as CloudEvents, one JSON object per line", runEvents},
+	"replay":      {"rebuild the state from the log and compare it with the live one", runReplay},
+	"audit":       {"verify the log's hash chain (audit verify); who did what (--user, --since)", runAudit},
 }
 
 func main() {

@@ -58,11 +58,12 @@ type runner interface {
 // roleConfig is one service role: it connects, follows the log with its
 // own projection, and runs its parts only while holding its lease.
 type roleConfig struct {
-	name   string // the lease: "controllers", "scheduler"
-	id     string // this process among the candidates
-	lease  lease.Options
-	memory bool // tests: memory snapshots
-	parts  func(*events.Log, *projections.Projection) []runner
+	name     string // the lease: "controllers", "scheduler"
+	id       string // this process among the candidates
+	lease    lease.Options
+	memory   bool // tests: memory snapshots
+	replicas int  // of the stream and buckets, when this role creates them
+	parts    func(*events.Log, *projections.Projection) []runner
 }
 
 func runControllers(ctx context.Context, args []string, stdout io.Writer) error {
@@ -83,31 +84,29 @@ func runScheduler(ctx context.Context, args []string, stdout io.Writer) error {
 
 func runRoleCommand(ctx context.Context, name string, args []string, stdout io.Writer, parts func(*events.Log, *projections.Projection) []runner) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	natsURL := fs.String("nats", os.Getenv("WAKE_NATS"), "NATS server URL(s), comma-separated (env WAKE_NATS)")
+	var nf natsFlags
+	nf.register(fs)
 	host, _ := os.Hostname()
 	id := fs.String("id", fmt.Sprintf("%s-%d", host, os.Getpid()), "this replica's identity in leader election")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *natsURL == "" {
-		return fmt.Errorf("--nats is required")
-	}
-	nc, err := nats.Connect(*natsURL, nats.Name("wake "+name+" "+*id), nats.MaxReconnects(-1))
+	nc, err := nf.connect("wake " + name + " " + *id)
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", *natsURL, err)
+		return err
 	}
 	defer nc.Close()
 	fmt.Fprintf(stdout, "wake %s %s: following the log, standing by for the %q lease\n", name, *id, name)
-	return runRole(ctx, nc, roleConfig{name: name, id: *id, parts: parts})
+	return runRole(ctx, nc, roleConfig{name: name, id: *id, replicas: nf.replicas, parts: parts})
 }
 
 // runRole runs one role over nc until ctx ends or a part fails.
 func runRole(ctx context.Context, nc *nats.Conn, cfg roleConfig) error {
-	log, err := events.Open(ctx, nc, events.Config{})
+	log, err := events.Open(ctx, nc, events.Config{Replicas: cfg.replicas})
 	if err != nil {
 		return err
 	}
-	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), 1, cfg.memory)
+	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), cfg.replicas, cfg.memory)
 	if err != nil {
 		return err
 	}

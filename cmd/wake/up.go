@@ -86,7 +86,7 @@ func up(ctx context.Context, cfg upConfig) error {
 	if err := writeKubeconfig(kubeconfig, "https://"+addr, ca.CertPEM, adminToken); err != nil {
 		return err
 	}
-	return runControlPlane(ctx, nc, ln, pki.ServerTLS(cert), tokens, allServices, func() {
+	return runControlPlane(ctx, nc, 0, ln, pki.ServerTLS(cert), tokens, allServices, func() {
 		if cfg.ready != nil {
 			cfg.ready(kubeconfig)
 		}
@@ -96,13 +96,13 @@ func up(ctx context.Context, cfg upConfig) error {
 // runControlPlane runs the projection, the gateway and every service over
 // one NATS connection, until ctx ends or one of them fails.
 // services, when not nil, makes the services to run beside them.
-func runControlPlane(ctx context.Context, nc *nats.Conn, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
+func runControlPlane(ctx context.Context, nc *nats.Conn, replicas int, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
 	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
-	log, err := events.Open(ctx, nc, events.Config{})
+	log, err := events.Open(ctx, nc, events.Config{Replicas: replicas})
 	if err != nil {
 		return err
 	}
-	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), 1, false)
+	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), replicas, false)
 	if err != nil {
 		return err
 	}
@@ -113,6 +113,7 @@ func runControlPlane(ctx context.Context, nc *nats.Conn, ln net.Listener, tlsCon
 	g.Go(func() error { return proj.Run(ctx, log, snaps) })
 	g.Go(func() error { return gw.Serve(ctx, ln, tlsConfig) })
 	if services != nil {
+		g.Go(func() error { return runSealer(ctx, log) })
 		for _, svc := range services(log, proj) {
 			g.Go(func() error { return svc.Run(ctx) })
 		}

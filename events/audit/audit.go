@@ -1,0 +1,273 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wakehq/wake/events"
+)
+
+// Stream and subject of the seals.
+const (
+	StreamName  = "WAKE_AUDIT"
+	SealSubject = "wake.audit.seal"
+	SealFormat  = "wake.audit.seal.v1"
+)
+
+// Seal covers the events first..last of the log.
+type Seal struct {
+	Format  string   `json:"format"`
+	First   uint64   `json:"first"`
+	Last    uint64   `json:"last"`
+	Prev    string   `json:"prev"`
+	Digests []string `json:"digests"`
+	Chain   string   `json:"chain"`
+	Seqs    []uint64 `json:"seqs"` // the sealed sequences (a gap in the log is sealed as a gap)
+	Time    string   `json:"time"`
+	seq     uint64   // the seal's own sequence in WAKE_AUDIT
+}
+
+// Digest is d(n): the first 16 bytes of SHA-256 over every field of ev.
+func Digest(ev events.Event) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], ev.Seq)
+	h.Write(n[:])
+	for _, f := range []string{ev.Ref.Subject(), ev.ID, string(ev.Type), ev.Source, ev.Time.UTC().Format(time.RFC3339Nano),
+		ev.Actor, ev.RequestID, string(ev.Change), ev.APIVersion, ev.Kind, ev.Detail, string(ev.Data)} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// chain is H(L) from H(F-1) and the digests.
+func chain(prev string, digests []string) string {
+	h := sha256.New()
+	h.Write([]byte(prev))
+	for _, d := range digests {
+		h.Write([]byte(d))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Seals is the seal stream.
+type Seals struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// OpenSeals creates or adopts WAKE_AUDIT.
+func OpenSeals(ctx context.Context, js jetstream.JetStream, memory bool) (*Seals, error) {
+	cfg := jetstream.StreamConfig{
+		Name: StreamName, Description: "wake: hash chain over the stream WAKE",
+		Subjects: []string{SealSubject}, Storage: jetstream.FileStorage, DenyDelete: true,
+		MaxMsgSize: 8 << 20,
+	}
+	if memory {
+		cfg.Storage = jetstream.MemoryStorage
+	}
+	s, err := js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: seal stream: %w", err)
+	}
+	return &Seals{js: js, stream: s}, nil
+}
+
+// Last is the newest seal, nil if there is none.
+func (s *Seals) Last(ctx context.Context) (*Seal, error) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, SealSubject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: last seal: %w", err)
+	}
+	return decodeSeal(m.Data, m.Sequence)
+}
+
+func decodeSeal(data []byte, seq uint64) (*Seal, error) {
+	var sl Seal
+	if err := json.Unmarshal(data, &sl); err != nil || sl.Format != SealFormat || len(sl.Digests) != len(sl.Seqs) {
+		return nil, fmt.Errorf("audit: seal %d does not decode as %s: %v", seq, SealFormat, err)
+	}
+	sl.seq = seq
+	return &sl, nil
+}
+
+// All calls fn for every seal in order.
+func (s *Seals) All(ctx context.Context, fn func(*Seal) error) error {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("audit: seal %d was removed", seq)
+		}
+		if err != nil {
+			return err
+		}
+		sl, err := decodeSeal(m.Data, seq)
+		if err != nil {
+			return err
+		}
+		if err := fn(sl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Seals) append(ctx context.Context, sl *Seal, expect uint64) (uint64, error) {
+	data, err := json.Marshal(sl)
+	if err != nil {
+		return 0, err
+	}
+	msg := &nats.Msg{Subject: SealSubject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expect, 10))
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("seal-%d-%d", sl.First, sl.Last))
+	ack, err := s.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return 0, fmt.Errorf("audit: append seal %d-%d: %w", sl.First, sl.Last, err)
+	}
+	return ack.Sequence, nil
+}
+
+// Options tune a Sealer.
+type Options struct {
+	Every  int           // events per seal; default 1000
+	Idle   time.Duration // seal what is pending after this long; default 2s
+	Logger *slog.Logger
+}
+
+// Sealer follows the log and appends seals.
+type Sealer struct {
+	log   *events.Log
+	seals *Seals
+	opts  Options
+
+	mu      sync.Mutex
+	last    *Seal // nil before the first seal
+	pending []events.Event
+}
+
+// NewSealer returns a sealer of log into seals.
+func NewSealer(log *events.Log, seals *Seals, opts Options) *Sealer {
+	if opts.Every <= 0 {
+		opts.Every = 1000
+	}
+	if opts.Idle <= 0 {
+		opts.Idle = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Sealer{log: log, seals: seals, opts: opts}
+}
+
+// Run seals until ctx ends.
+func (s *Sealer) Run(ctx context.Context) error {
+	last, err := s.seals.Last(ctx)
+	if err != nil {
+		return err
+	}
+	s.last = last
+	from := uint64(1)
+	if last != nil {
+		from = last.Last + 1
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(s.opts.Idle)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.mu.Lock()
+				if err := s.seal(ctx); err != nil && ctx.Err() == nil {
+					s.opts.Logger.Warn("audit seal failed", "err", err)
+				}
+				s.mu.Unlock()
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = s.log.Subscribe(ctx, from, "", func(ev events.Event) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.pending = append(s.pending, ev)
+		if len(s.pending) >= s.opts.Every {
+			return s.seal(ctx)
+		}
+		return nil
+	})
+	var de *events.DecodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("audit: cannot seal event %d: %w", de.Seq, err)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// seal appends a seal over the pending events. Call with s.mu held.
+func (s *Sealer) seal(ctx context.Context) error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	sl := &Seal{Format: SealFormat, First: s.pending[0].Seq, Last: s.pending[len(s.pending)-1].Seq,
+		Time: time.Now().UTC().Format(time.RFC3339Nano)}
+	var expect uint64
+	if s.last != nil {
+		sl.Prev, expect = s.last.Chain, s.last.seq
+		sl.First = s.last.Last + 1
+	}
+	for _, ev := range s.pending {
+		sl.Digests = append(sl.Digests, Digest(ev))
+		sl.Seqs = append(sl.Seqs, ev.Seq)
+	}
+	sl.Chain = chain(sl.Prev, sl.Digests)
+	seq, err := s.seals.append(ctx, sl, expect)
+	if err != nil {
+		return err
+	}
+	sl.seq = seq
+	s.last, s.pending = sl, s.pending[:0]
+	return nil
+}
+
+// ErrNoSeals means the seal stream does not exist: no sealer has run.
+var ErrNoSeals = errors.New("audit: no seal stream (no sealer has run)")
+
+// LookupSeals binds the existing seal stream without creating it.
+func LookupSeals(ctx context.Context, js jetstream.JetStream) (*Seals, error) {
+	s, err := js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, ErrNoSeals
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: seal stream: %w", err)
+	}
+	return &Seals{js: js, stream: s}, nil
+}

@@ -1,0 +1,184 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+)
+
+// checkRetained fails when the state at seq may depend on discarded events.
+func checkRetained(first, seq uint64) error {
+	if first > 1 && seq < first-1 {
+		return fmt.Errorf("%w: resourceVersion %d is older than the oldest retained event (%d)", ErrBeyondRetention, seq, first)
+	}
+	return nil
+}
+
+// ObjectAt is the object ref names as it was at resourceVersion seq:
+// events.ErrNotFound if it did not exist then.
+func ObjectAt(ctx context.Context, log *events.Log, ref events.Ref, seq uint64) (*projections.Object, error) {
+	first, last, err := bounds(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if seq > last {
+		return nil, fmt.Errorf("%w: resourceVersion %d is after the last event (%d)", ErrOutOfRange, seq, last)
+	}
+	if err := checkRetained(first, seq); err != nil {
+		return nil, err
+	}
+	var ev *events.Event
+	err = lastUpTo(ctx, log, []string{ref.Subject()}, seq, func(m rawMsg) error {
+		e, err := m.decode()
+		ev = &e
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ev == nil || ev.Type == events.ObjectDeleted {
+		return nil, fmt.Errorf("%w: %s did not exist at resourceVersion %d", events.ErrNotFound, ref, seq)
+	}
+	return projections.BuildObject(*ev)
+}
+
+// ListAt is a collection as it was at resourceVersion seq, sorted by
+// namespace and name. current and currentSeq are the live collection and
+// the resourceVersion it is current at (projections.Projection.List), with
+// seq <= currentSeq; filter selects the same collection in the log
+// (events.FilterSubject).
+//
+// It works backwards from current: objects no event after seq touched are
+// unchanged; the touched subjects' state at seq comes from one "last message
+// per subject up to seq" request per 1,000 subjects.
+func ListAt(ctx context.Context, log *events.Log, current []*projections.Object, currentSeq uint64, filter string, seq uint64) ([]*projections.Object, error) {
+	if seq > currentSeq {
+		return nil, fmt.Errorf("%w: resourceVersion %d is after the last applied event (%d)", ErrOutOfRange, seq, currentSeq)
+	}
+	first, _, err := bounds(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRetained(first, seq); err != nil {
+		return nil, err
+	}
+	// The first event after seq of each touched subject says whether the
+	// object existed at seq (anything but a creation means it did).
+	touched := map[string]events.Type{}
+	var order []string
+	err = scan(ctx, log, filter, seq+1, currentSeq, func(m rawMsg) error {
+		if _, ok := touched[m.Subject]; !ok {
+			touched[m.Subject] = events.Type(m.Header.Get(events.HeaderType))
+			order = append(order, m.Subject)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*projections.Object, 0, len(current)+len(order))
+	for _, o := range current {
+		if _, ok := touched[o.Ref.Subject()]; !ok {
+			out = append(out, o)
+		}
+	}
+	seen := map[string]bool{}
+	var evs []events.Event
+	err = lastUpTo(ctx, log, order, seq, func(m rawMsg) error {
+		seen[m.Subject] = true
+		ev, err := m.decode()
+		if err != nil || ev.Type == events.ObjectDeleted {
+			return err
+		}
+		evs = append(evs, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	built, err := buildAll(evs)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, built...)
+	for _, subj := range order {
+		if !seen[subj] && touched[subj] != events.ObjectCreated {
+			return nil, fmt.Errorf("%w: the state of %s at resourceVersion %d was discarded", ErrBeyondRetention, subj, seq)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Ref, out[j].Ref
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out, nil
+}
+
+// buildAll builds the objects of events on every core: building (a JSON
+// round trip per object) is most of a time-travel list's cost.
+func buildAll(evs []events.Event) ([]*projections.Object, error) {
+	out := make([]*projections.Object, len(evs))
+	workers := min(runtime.GOMAXPROCS(0), max(len(evs)/256, 1))
+	var g errgroup.Group
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < len(evs); i += workers {
+				o, err := projections.BuildObject(evs[i])
+				if err != nil {
+					return fmt.Errorf("event %d (%s): %w", evs[i].Seq, evs[i].Ref, err)
+				}
+				out[i] = o
+			}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// SeqAt is the resourceVersion in force at time t: the sequence of the last
+// event stored at or before t (stream time). ErrOutOfRange for a time
+// before the first retained event or in the future.
+func SeqAt(ctx context.Context, log *events.Log, t, now time.Time) (uint64, error) {
+	if t.After(now) {
+		return 0, fmt.Errorf("%w: %s is in the future", ErrOutOfRange, t.Format(time.RFC3339))
+	}
+	first, last, err := bounds(ctx, log)
+	if err != nil {
+		return 0, err
+	}
+	after := t.Add(time.Nanosecond)
+	var next uint64
+	_, _, err = direct(ctx, log, getRequest{StartTime: &after}, func(m rawMsg) error {
+		next = m.Seq
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if next == 0 {
+		return last, nil
+	}
+	if next <= first {
+		return 0, fmt.Errorf("%w: %s is before the log begins", ErrOutOfRange, t.Format(time.RFC3339Nano))
+	}
+	return next - 1, nil
+}
+
+// CheckRetained fails with ErrBeyondRetention when the state at seq may
+// depend on events the stream has discarded.
+func CheckRetained(ctx context.Context, log *events.Log, seq uint64) error {
+	first, _, err := bounds(ctx, log)
+	if err != nil {
+		return err
+	}
+	return checkRetained(first, seq)
+}
