@@ -3,9 +3,10 @@ package gateway
 import (
 	"reflect"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wakehq/wake/gateway/admission"
 )
 
 func typesUID(s string) types.UID { return types.UID(s) }
@@ -21,30 +22,9 @@ func fromMap(m map[string]any, obj runtime.Object) error {
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(m, obj)
 }
 
-// resetStatus clears the status of a new object: clients do not set status on
-// create. A new pod starts Pending and a new namespace Active, as upstream.
-func resetStatus(obj runtime.Object) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&o.Spec)}
-		return
-	case *corev1.Namespace:
-		o.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
-		return
-	case *corev1.Node:
-		// A node's agent registers it with its capacity and addresses.
-		return
-	}
-	m, err := toMap(obj)
-	if err != nil {
-		return
-	}
-	delete(m, "status")
-	fresh := obj.DeepCopyObject()
-	if fromMap(m, fresh) == nil {
-		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
-	}
-}
+// resetStatus clears the status of a new object: clients do not set status
+// on create (see admission.InitialStatus).
+func resetStatus(obj runtime.Object) { admission.InitialStatus(obj) }
 
 // copyStatus keeps cur's status in next: the main resource cannot change it.
 func copyStatus(cur, next runtime.Object) error { return setWithStatus(next, next, cur) }
@@ -97,29 +77,4 @@ func specDiffers(cur, next runtime.Object) (bool, error) {
 		delete(m, "kind")
 	}
 	return !reflect.DeepEqual(cm, nm), nil
-}
-
-// qosClass is the pod's quality of service class, as the kubelet computes it.
-func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
-	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	anySet, guaranteed := false, true
-	for _, c := range containers {
-		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[r]
-			lim, hasLim := c.Resources.Limits[r]
-			if hasReq || hasLim {
-				anySet = true
-			}
-			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
-				guaranteed = false
-			}
-		}
-	}
-	switch {
-	case !anySet:
-		return corev1.PodQOSBestEffort
-	case guaranteed:
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
 }

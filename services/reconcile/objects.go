@@ -81,8 +81,9 @@ func NameSuffix(seed string) string {
 
 // Create returns the append that creates obj: namespace and name must be
 // set (resolve generateName with NameSuffix first). It sets the uid (from
-// seed), creation time, generation, defaults and validates as the gateway
-// does, and expects the name to be unused.
+// seed), creation time, generation (and a new pod's Pending phase),
+// defaults and validates as the gateway does, and expects the name to be
+// unused.
 func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Append, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
@@ -92,6 +93,9 @@ func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Appen
 	m.SetResourceVersion("")
 	m.SetCreationTimestamp(metav1.NewTime(now.UTC().Truncate(time.Second)))
 	m.SetGeneration(1)
+	if pod, ok := obj.(*corev1.Pod); ok && pod.Status.Phase == "" {
+		admission.InitialStatus(obj) // a new pod is Pending, with its QoS class
+	}
 	admission.Default(obj)
 	if errs := admission.ValidateCreate(obj); len(errs) > 0 {
 		return Append{}, apierrors.NewInvalid(k.GVK().GroupKind(), m.GetName(), errs)

@@ -207,33 +207,33 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"one pod to completion", nil, []step{
 			{pods: 1, active: 1},
-			{kubelet: all(corev1.PodRunning, ""), pods: 1, active: 1},
+			{kubelet: all(corev1.PodRunning, corev1.PodPending), pods: 1, active: 1},
 			{kubelet: all(corev1.PodSucceeded, corev1.PodRunning), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
 		}},
 		{"completions 3 parallelism 2", func(j *batchv1.Job) { j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](3), ptr.To[int32](2) }, []step{
 			{pods: 2, active: 2},
-			{kubelet: first(corev1.PodSucceeded, ""), pods: 2, active: 2},
-			{kubelet: all(corev1.PodSucceeded, ""), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
+			{kubelet: first(corev1.PodSucceeded, corev1.PodPending), pods: 2, active: 2},
+			{kubelet: all(corev1.PodSucceeded, corev1.PodPending), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
 		}},
 		{"more success than needed deletes the rest", func(j *batchv1.Job) { j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](2), ptr.To[int32](3) }, []step{
 			{pods: 2, active: 2},
-			{kubelet: all(corev1.PodSucceeded, ""), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
+			{kubelet: all(corev1.PodSucceeded, corev1.PodPending), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
 		}},
 		{"work queue: one success, then the others finish", func(j *batchv1.Job) { j.Spec.Completions, j.Spec.Parallelism = nil, ptr.To[int32](2) }, []step{
 			{pods: 2, active: 2},
-			{kubelet: first(corev1.PodSucceeded, ""), pods: 1, active: 1},
-			{kubelet: all(corev1.PodSucceeded, ""), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
+			{kubelet: first(corev1.PodSucceeded, corev1.PodPending), pods: 1, active: 1},
+			{kubelet: all(corev1.PodSucceeded, corev1.PodPending), want: "SuccessCriteriaMet/CompletionsReached,Complete/CompletionsReached"},
 		}},
 		{"failures replaced until the backoff limit", func(j *batchv1.Job) { j.Spec.BackoffLimit = ptr.To[int32](1) }, []step{
 			{pods: 1, active: 1},
-			{kubelet: all(corev1.PodFailed, ""), pods: 1, active: 1},
-			{kubelet: all(corev1.PodFailed, ""), want: "FailureTarget/BackoffLimitExceeded,Failed/BackoffLimitExceeded"},
+			{kubelet: all(corev1.PodFailed, corev1.PodPending), pods: 1, active: 1},
+			{kubelet: all(corev1.PodFailed, corev1.PodPending), want: "FailureTarget/BackoffLimitExceeded,Failed/BackoffLimitExceeded"},
 		}},
 		{"backoff limit with other pods running: they are deleted first", func(j *batchv1.Job) {
 			j.Spec.BackoffLimit, j.Spec.Parallelism, j.Spec.Completions = ptr.To[int32](0), ptr.To[int32](2), ptr.To[int32](2)
 		}, []step{
 			{pods: 2, active: 2},
-			{kubelet: first(corev1.PodFailed, ""), want: "FailureTarget/BackoffLimitExceeded"},
+			{kubelet: first(corev1.PodFailed, corev1.PodPending), want: "FailureTarget/BackoffLimitExceeded"},
 			{want: "FailureTarget/BackoffLimitExceeded,Failed/BackoffLimitExceeded"},
 		}},
 		{"active deadline", func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = ptr.To[int64](60) }, []step{
@@ -356,7 +356,7 @@ func TestTTLAfterFinished(t *testing.T) {
 	w := newWorld(t)
 	w.create(jobKind, newJob("ttl", func(j *batchv1.Job) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](100) }), "job-ttl")
 	w.reconcile(jobRef("ttl"), t0)
-	all(corev1.PodSucceeded, "")(w)
+	all(corev1.PodSucceeded, corev1.PodPending)(w)
 	w.reconcile(jobRef("ttl"), t0.Add(10*time.Second)) // completes at t0+10s
 	j := w.job("ttl")
 	if j.Status.CompletionTime == nil || !j.Status.CompletionTime.Time.Equal(t0.Add(10*time.Second)) {
@@ -391,7 +391,7 @@ func TestSuspendAndResume(t *testing.T) {
 	a, _ := reconcile.Update(jobKind, j, o, events.ChangeSpec)
 	w.apply(a)
 	w.reconcile(jobRef("s"), t0.Add(10*time.Second))
-	if j := w.job("s"); j.Status.StartTime != nil || cond(j) != "Suspended/JobSuspended" || phases(w.pods())[""] != 0 {
+	if j := w.job("s"); j.Status.StartTime != nil || cond(j) != "Suspended/JobSuspended" || phases(w.pods())[corev1.PodPending] != 0 {
 		t.Fatalf("suspended: startTime %v, conditions %q, pods %v", j.Status.StartTime, cond(j), phases(w.pods()))
 	}
 	// Resume an hour later: the deadline counts from now.
@@ -402,7 +402,7 @@ func TestSuspendAndResume(t *testing.T) {
 	w.apply(a)
 	w.reconcile(jobRef("s"), t0.Add(time.Hour))
 	j = w.job("s")
-	if j.Status.StartTime == nil || !j.Status.StartTime.Time.Equal(t0.Add(time.Hour)) || cond(j) != "" || phases(w.pods())[""] != 1 {
+	if j.Status.StartTime == nil || !j.Status.StartTime.Time.Equal(t0.Add(time.Hour)) || cond(j) != "" || phases(w.pods())[corev1.PodPending] != 1 {
 		t.Fatalf("resumed: startTime %v, conditions %q, pods %v", j.Status.StartTime, cond(j), phases(w.pods()))
 	}
 	if c := condition(&j.Status, batchv1.JobSuspended); c == nil || c.Reason != "JobResumed" {
