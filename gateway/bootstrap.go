@@ -26,5 +26,5 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.bootstrapKubernetesService(ctx)
 }

@@ -128,7 +128,9 @@ func (s *Server) deleteOne(r *http.Request, t target, opts metav1.DeleteOptions)
 			if err != nil {
 				return nil, false, err
 			}
-			o, err = s.commit(r.Context(), t, events.ObjectDeleted, events.ChangeDeletion, typed, cur.Seq)
+			o, err = s.withAllocation(r.Context(), typed, typed, true, func() (*projections.Object, error) {
+				return s.commit(r.Context(), t, events.ObjectDeleted, events.ChangeDeletion, typed, cur.Seq)
+			})
 			if err != nil {
 				return nil, false, err
 			}

@@ -31,6 +31,9 @@ type Config struct {
 	Now func() time.Time
 	// RequestTimeout bounds every request but watches. Default 60s.
 	RequestTimeout time.Duration
+	// Services configures cluster IPs, node ports and the `kubernetes`
+	// Service (services.go).
+	Services ServiceNetwork
 }
 
 // Server is one gateway.
@@ -43,6 +46,7 @@ type Server struct {
 	now       func() time.Time
 	timeout   time.Duration
 	discovery discoveryDocs
+	svcnet    *serviceNet
 }
 
 // New returns a gateway for cfg.
@@ -50,7 +54,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		log: cfg.Log, proj: cfg.Projection, tokens: cfg.Tokens, source: cfg.Source,
 		logger: cfg.Logger, now: cfg.Now, timeout: cfg.RequestTimeout,
-		discovery: buildDiscovery(),
+		discovery: buildDiscovery(), svcnet: newServiceNet(cfg.Services),
 	}
 	if s.source == "" {
 		s.source = "wake/gateway"

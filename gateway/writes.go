@@ -96,7 +96,9 @@ func (s *Server) createObject(ctx context.Context, t target, obj runtime.Object,
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.commit(ctx, t, events.ObjectCreated, events.ChangeSpec, obj, expect)
+	o, err := s.withAllocation(ctx, nil, obj, false, func() (*projections.Object, error) {
+		return s.commit(ctx, t, events.ObjectCreated, events.ChangeSpec, obj, expect)
+	})
 	if errors.Is(err, events.ErrConflict) {
 		return nil, apierrors.NewAlreadyExists(t.gr(), t.name)
 	}
@@ -266,6 +268,7 @@ func (s *Server) commitUpdate(ctx context.Context, t target, cur, next runtime.O
 	if err != nil {
 		return nil, err
 	}
+	keepAllocated(cur, next)
 	admission.Default(next)
 	if errs := admission.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(t.kind.GVK().GroupKind(), t.name, errs)
@@ -278,7 +281,9 @@ func (s *Server) commitUpdate(ctx context.Context, t target, cur, next runtime.O
 	if accessor(next).GetDeletionTimestamp() != nil && !held(next) {
 		typ, change = events.ObjectDeleted, events.ChangeDeletion
 	}
-	return s.commit(ctx, t, typ, change, next, seq)
+	return s.withAllocation(ctx, cur, next, typ == events.ObjectDeleted, func() (*projections.Object, error) {
+		return s.commit(ctx, t, typ, change, next, seq)
+	})
 }
 
 // prepareUpdate carries the server-owned fields of cur into next and says

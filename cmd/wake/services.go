@@ -17,12 +17,16 @@ import (
 	"github.com/wakehq/wake/services/controllers/cronjob"
 	"github.com/wakehq/wake/services/controllers/daemonset"
 	"github.com/wakehq/wake/services/controllers/deployment"
+	"github.com/wakehq/wake/services/controllers/endpoints"
+	"github.com/wakehq/wake/services/controllers/endpointslice"
 	"github.com/wakehq/wake/services/controllers/garbagecollector"
 	"github.com/wakehq/wake/services/controllers/job"
 	"github.com/wakehq/wake/services/controllers/namespace"
 	"github.com/wakehq/wake/services/controllers/nodelifecycle"
 	"github.com/wakehq/wake/services/controllers/replicaset"
+	"github.com/wakehq/wake/services/controllers/servicelb"
 	"github.com/wakehq/wake/services/controllers/statefulset"
+	"github.com/wakehq/wake/services/ipam"
 	"github.com/wakehq/wake/services/lease"
 	"github.com/wakehq/wake/services/reconcile"
 	"github.com/wakehq/wake/services/scheduler"
@@ -41,6 +45,10 @@ func controllerLoops(log *events.Log, view *projections.Projection) []*reconcile
 		cronjob.Loop(log, view),
 		statefulset.Loop(log, view),
 		daemonset.Loop(log, view),
+		endpoints.Loop(log, view),
+		endpointslice.Loop(log, view),
+		servicelb.Loop(log, view),
+		ipam.Loop(log, view),
 	}
 }
 

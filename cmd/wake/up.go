@@ -107,7 +107,7 @@ func runControlPlane(ctx context.Context, nc *nats.Conn, replicas int, ln net.Li
 		return err
 	}
 	proj := projections.New(projections.Options{})
-	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: tokens})
+	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: tokens, Services: advertise(ln)})
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return proj.Run(ctx, log, snaps) })
@@ -145,6 +145,26 @@ func allServices(log *events.Log, view *projections.Projection) []runner {
 		out = append(out, l)
 	}
 	return out
+}
+
+// advertise is the address the `kubernetes` Service's endpoints name: the
+// gateway's own, or this machine's first non-loopback address when the
+// gateway listens on all of them.
+func advertise(ln net.Listener) gateway.ServiceNetwork {
+	addr := ln.Addr().(*net.TCPAddr)
+	ip := addr.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+					ip = n.IP
+					break
+				}
+			}
+		}
+	}
+	return gateway.ServiceNetwork{AdvertiseAddress: ip.String(), AdvertisePort: int32(addr.Port)}
 }
 
 // connectNATS connects to the external server, or starts the embedded one.
