@@ -151,10 +151,20 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	doc := historyDoc{Kind: "History", APIVersion: wakeAPIVersion, History: h}
-	doc.Object.APIVersion, doc.Object.Kind = t.kind.APIVersion(), t.kind.Kind
-	doc.Object.Namespace, doc.Object.Name = t.namespace, t.name
-	writeJSON(w, http.StatusOK, doc)
+	// The same document as json.Marshal(historyDoc) gives, written in one
+	// pass (see history.History.AppendJSON).
+	var obj historyDoc
+	obj.Object.APIVersion, obj.Object.Kind = t.kind.APIVersion(), t.kind.Kind
+	obj.Object.Namespace, obj.Object.Name = t.namespace, t.name
+	head, err := json.Marshal(obj.Object)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, 256+len(h.Revisions)*256)
+	b = append(b, `{"kind":"History","apiVersion":"`+wakeAPIVersion+`","object":`...)
+	b = append(b, head...)
+	b = append(h.AppendJSON(append(b, ',')), '}')
+	writeRaw(w, http.StatusOK, b)
 	return nil
 }
 

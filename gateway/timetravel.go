@@ -38,9 +38,13 @@ func exactResourceVersion(r *http.Request) (uint64, bool, error) {
 // listAt is t's collection, selected by f, as it was at resourceVersion at.
 func (s *Server) listAt(ctx context.Context, t target, f filter, at uint64) ([]*projections.Object, error) {
 	cur, curSeq := s.proj.List(t.kind.Group, t.kind.Resource, t.namespace)
-	objs, err := history.ListAt(ctx, s.log, cur, curSeq, events.FilterSubject(t.kind.Group, t.kind.Resource, t.namespace), at)
-	if err != nil {
-		return nil, travelError(err)
+	objs, ok := s.rewind(t, cur, curSeq, at)
+	if !ok {
+		var err error
+		objs, err = history.ListAt(ctx, s.log, cur, curSeq, events.FilterSubject(t.kind.Group, t.kind.Resource, t.namespace), at)
+		if err != nil {
+			return nil, travelError(err)
+		}
 	}
 	if f.everything() {
 		return objs, nil
@@ -52,6 +56,36 @@ func (s *Server) listAt(ctx context.Context, t target, f filter, at uint64) ([]*
 		}
 	}
 	return out, nil
+}
+
+// rewind is t's collection at resourceVersion at, from memory, when the
+// projection still keeps every change after at (like the watch cache of
+// kube-apiserver, its last Options.History changes); ok=false sends the
+// caller to the log.
+func (s *Server) rewind(t target, cur []*projections.Object, curSeq, at uint64) ([]*projections.Object, bool) {
+	if at > curSeq {
+		return nil, false // the log path answers the error
+	}
+	w, err := s.proj.Watch(at)
+	if err != nil {
+		return nil, false
+	}
+	var changes []projections.Change
+	if at < curSeq {
+		// Next returns every kept change after at at once; a cancelled
+		// context only stops it from waiting for more.
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		chs, err := w.Next(done)
+		if errors.Is(err, projections.ErrExpired) {
+			return nil, false
+		}
+		changes = chs
+	}
+	match := func(ref events.Ref) bool {
+		return ref.Group == t.kind.Group && ref.Resource == t.kind.Resource && (t.namespace == "" || ref.Namespace == t.namespace)
+	}
+	return history.Rewind(cur, changes, at, curSeq, match), true
 }
 
 // travelError maps history's errors to API errors: a revision lost to

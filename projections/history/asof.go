@@ -73,7 +73,7 @@ func ListAt(ctx context.Context, log *events.Log, current []*projections.Object,
 	// object existed at seq (anything but a creation means it did).
 	touched := map[string]events.Type{}
 	var order []string
-	err = scan(ctx, log, filter, seq+1, currentSeq, func(m rawMsg) error {
+	err = consume(ctx, log, filter, seq+1, currentSeq, true, func(m rawMsg) error {
 		if _, ok := touched[m.Subject]; !ok {
 			touched[m.Subject] = events.Type(m.Header.Get(events.HeaderType))
 			order = append(order, m.Subject)
@@ -121,6 +121,47 @@ func ListAt(ctx context.Context, log *events.Log, current []*projections.Object,
 		return a.Name < b.Name
 	})
 	return out, nil
+}
+
+// Rewind is a collection as it was at resourceVersion at, rebuilt from
+// memory: current is the collection at currentSeq (Projection.List), and
+// changes hold every change with at < Seq <= currentSeq (Projection.Watch
+// from at; others are ignored). match selects the collection's objects.
+// The state at at of each object changed since is the Prev of its first
+// change after at (none for an addition), so undoing the changes newest
+// first gives it; nothing is read or decoded.
+func Rewind(current []*projections.Object, changes []projections.Change, at, currentSeq uint64, match func(events.Ref) bool) []*projections.Object {
+	before := map[events.Ref]*projections.Object{}
+	for i := len(changes) - 1; i >= 0; i-- {
+		ch := changes[i]
+		if ch.Seq <= at || ch.Seq > currentSeq || ch.Object == nil || !match(ch.Object.Ref) {
+			continue
+		}
+		if ch.Type == projections.Added {
+			before[ch.Object.Ref] = nil
+		} else {
+			before[ch.Object.Ref] = ch.Prev
+		}
+	}
+	out := make([]*projections.Object, 0, len(current)+len(before))
+	for _, o := range current {
+		if _, changed := before[o.Ref]; !changed {
+			out = append(out, o)
+		}
+	}
+	for _, o := range before {
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Ref, out[j].Ref
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out
 }
 
 // buildAll builds the objects of events on every core: building (a JSON

@@ -22,9 +22,6 @@ var ErrBeyondRetention = errors.New("beyond retention")
 // it begins or after its last event.
 var ErrOutOfRange = errors.New("out of range")
 
-// batchSize is how many messages one direct batch get asks for.
-const batchSize = 4096
-
 // multiLastChunk is how many subjects one "last per subject" request names;
 // the server answers at most 1,024 messages per request.
 const multiLastChunk = 1000
@@ -113,34 +110,10 @@ func direct(ctx context.Context, log *events.Log, req getRequest, fn func(rawMsg
 	}
 }
 
-// Scan calls fn for every stored message matching filter ("" for all) with
-// from <= seq <= to, in order.
+// scan calls fn for every stored message matching filter ("" for all) with
+// from <= seq <= to, in order (see consume).
 func scan(ctx context.Context, log *events.Log, filter string, from, to uint64, fn func(rawMsg) error) error {
-	if filter == "" {
-		filter = events.AllSubjects
-	}
-	for from = max(from, 1); from <= to; {
-		next := uint64(0)
-		stop := errors.New("stop")
-		pending, found, err := direct(ctx, log, getRequest{Seq: from, NextFor: filter, Batch: batchSize}, func(m rawMsg) error {
-			if m.Seq > to {
-				return stop
-			}
-			next = m.Seq + 1
-			return fn(m)
-		})
-		if errors.Is(err, stop) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !found || pending == 0 || next == 0 {
-			return nil
-		}
-		from = next
-	}
-	return nil
+	return consume(ctx, log, filter, from, to, false, fn)
 }
 
 // Scan calls fn for every event matching filter ("" for all, see

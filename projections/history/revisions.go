@@ -65,9 +65,19 @@ func ChangeOf(ev events.Event) string {
 	return string(ev.Change)
 }
 
+// revisionChunk is how many revisions one worker diffs at a time while
+// the log is still being read.
+const revisionChunk = 1024
+
 // Revisions reads every event of ref from the log (a subject-filtered
-// batch read) and returns its revisions, each with the merge patch from the
+// consumer) and returns its revisions, each with the merge patch from the
 // one before. ErrNotFound (events) when the object has no retained event.
+//
+// Diffs are computed while the log is read: every revisionChunk messages
+// go to a worker with their predecessor, so reading and diffing overlap on
+// all cores. Each message's headers are read for what a revision shows
+// (see revisionOf), not through a full events.Decode: the data is only
+// split into members, never decoded.
 func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Options) (*History, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
@@ -80,76 +90,132 @@ func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Option
 		last = opts.Upto
 	}
 	h := &History{Ref: ref, FirstRetained: first}
-	var evs []events.Event
-	err = Scan(ctx, log, ref.Subject(), 1, last, func(ev events.Event) error {
-		evs = append(evs, ev)
+	if opts.After > 0 {
+		// Revisions at or before After exist: the answer is truncated.
+		err := lastUpTo(ctx, log, []string{ref.Subject()}, opts.After, func(rawMsg) error {
+			h.Truncated = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var (
+		g      errgroup.Group
+		chunks [][]Revision
+		msgs   []rawMsg
+		prev   *rawMsg
+	)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	flush := func() {
+		if len(msgs) == 0 {
+			return
+		}
+		out := make([]Revision, len(msgs))
+		chunks = append(chunks, out)
+		batch, before := msgs, prev
+		g.Go(func() error { return diffChunk(before, batch, out) })
+		prev, msgs = &batch[len(batch)-1], nil
+	}
+	var lastData []byte
+	err = scan(ctx, log, ref.Subject(), opts.After+1, last, func(m rawMsg) error {
+		msgs = append(msgs, m)
+		lastData = m.Data
+		if opts.Limit == 0 && len(msgs) == revisionChunk {
+			flush()
+		}
 		return nil
 	})
 	if err != nil {
+		_ = g.Wait()
 		return nil, err
 	}
-	start := 0
-	for start < len(evs) && evs[start].Seq <= opts.After {
-		start++
-	}
-	h.Truncated = start > 0
-	if opts.Limit > 0 && len(evs)-start > opts.Limit {
-		start = len(evs) - opts.Limit
+	if opts.Limit > 0 && len(msgs) > opts.Limit {
+		// Only the newest Limit are diffed, from the one before them.
+		cut := len(msgs) - opts.Limit
+		prev, msgs = &msgs[cut-1], msgs[cut:]
 		h.Truncated = true
 	}
-	h.Revisions = make([]Revision, len(evs)-start)
-	// Each diff needs only its predecessor's data, so the diffs are
-	// computed in contiguous chunks on every core.
-	workers := min(runtime.GOMAXPROCS(0), max(len(h.Revisions)/512, 1))
-	chunk := (len(h.Revisions) + workers - 1) / workers
-	var g errgroup.Group
-	for lo := 0; lo < len(h.Revisions); lo += chunk {
-		hi := min(lo+chunk, len(h.Revisions))
-		g.Go(func() error {
-			var prev map[string]json.RawMessage
-			if i := start + lo - 1; i >= 0 {
-				p, err := splitObject(evs[i].Data)
-				if err != nil {
-					return err
-				}
-				prev = p
-			}
-			for i := lo; i < hi; i++ {
-				ev := evs[start+i]
-				cur, err := splitObject(ev.Data)
-				if err != nil {
-					return fmt.Errorf("event %d: %w", ev.Seq, err)
-				}
-				base := prev
-				if ev.Type == events.ObjectCreated || base == nil {
-					base = map[string]json.RawMessage{}
-				}
-				patch, err := patchMaps(base, cur, true)
-				if err != nil {
-					return fmt.Errorf("event %d: %w", ev.Seq, err)
-				}
-				diff, _ := json.Marshal(patch)
-				r := Revision{
-					ResourceVersion: ev.Seq, Time: ev.Time, Change: ChangeOf(ev),
-					Actor: ev.Actor, RequestID: ev.RequestID, Source: ev.Source, EventID: ev.ID, Diff: diff,
-				}
-				if ev.Detail != "" {
-					r.Detail = json.RawMessage(ev.Detail)
-				}
-				h.Revisions[i] = r
-				prev = cur
-			}
-			return nil
-		})
-	}
+	flush()
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if len(evs) > 0 {
-		h.last = evs[len(evs)-1].Data
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
 	}
+	h.Revisions = make([]Revision, 0, n)
+	for _, c := range chunks {
+		h.Revisions = append(h.Revisions, c...)
+	}
+	h.last = lastData
 	if len(h.Revisions) == 0 && !h.Truncated {
 		return nil, fmt.Errorf("%w: no retained events for %s", events.ErrNotFound, ref)
 	}
 	return h, nil
+}
+
+// diffChunk fills out with the revisions of msgs, prev being the message
+// before msgs[0] (nil for the first).
+func diffChunk(prev *rawMsg, msgs []rawMsg, out []Revision) error {
+	var base map[string]json.RawMessage
+	if prev != nil {
+		p, err := splitObject(prev.Data)
+		if err != nil {
+			return &events.DecodeError{Seq: prev.Seq, Subject: prev.Subject, Err: fmt.Errorf("%w: %w", events.ErrInvalid, err)}
+		}
+		base = p
+	}
+	for i, m := range msgs {
+		r, typ, err := revisionOf(m)
+		if err != nil {
+			return err
+		}
+		cur, err := splitObject(m.Data)
+		if err != nil {
+			return &events.DecodeError{Seq: m.Seq, Subject: m.Subject, Err: fmt.Errorf("%w: %w", events.ErrInvalid, err)}
+		}
+		if typ == events.ObjectCreated || base == nil {
+			base = map[string]json.RawMessage{}
+		}
+		patch, err := patchMaps(base, cur, true)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", m.Seq, err)
+		}
+		r.Diff = marshalMembers(patch)
+		out[i] = r
+		base = cur
+	}
+	return nil
+}
+
+// revisionOf reads a revision's attributes from a message's headers. It
+// checks what a revision shows (a known type, the time, id, actor and
+// request id); the rest of events.Decode's checks guard the fold, and the
+// data is checked as an object when it is split.
+func revisionOf(m rawMsg) (Revision, events.Type, error) {
+	bad := func(err error) (Revision, events.Type, error) {
+		return Revision{}, "", &events.DecodeError{Seq: m.Seq, Subject: m.Subject, Err: err}
+	}
+	h := m.Header
+	typ := events.Type(h.Get(events.HeaderType))
+	if !typ.Known() {
+		return bad(fmt.Errorf("%w %q", events.ErrUnknownType, typ))
+	}
+	t, err := time.Parse(time.RFC3339Nano, h.Get(events.HeaderTime))
+	if err != nil {
+		return bad(fmt.Errorf("%w: %s: %w", events.ErrInvalid, events.HeaderTime, err))
+	}
+	r := Revision{
+		ResourceVersion: m.Seq, Time: t.UTC(), Actor: h.Get(events.HeaderActor), RequestID: h.Get(events.HeaderRequestID),
+		Source: h.Get(events.HeaderSource), EventID: h.Get(events.HeaderID),
+	}
+	if r.Actor == "" || r.RequestID == "" || r.EventID == "" {
+		return bad(fmt.Errorf("%w: an event needs an id, an actor and a request id", events.ErrInvalid))
+	}
+	r.Change = ChangeOf(events.Event{Type: typ, Change: events.Change(h.Get(events.HeaderChange))})
+	if d := h.Get(events.HeaderDetail); d != "" {
+		r.Detail = json.RawMessage(d)
+	}
+	return r, typ, nil
 }
