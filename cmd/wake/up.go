@@ -22,6 +22,7 @@ import (
 	"github.com/wakehq/wake/gateway"
 	"github.com/wakehq/wake/gateway/pki"
 	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/dns"
 )
 
 // upConfig is everything `wake up` needs; tests build one directly.
@@ -31,6 +32,7 @@ type upConfig struct {
 	natsURL    string // external NATS; "" = embedded
 	natsListen string // embedded NATS client address; "" = in-process only
 	noSync     bool   // tests only: no fsync per event
+	dnsListen  string // cluster DNS address; "" = none
 	// ready, when set, receives the kubeconfig path once wake serves.
 	ready func(kubeconfig string)
 }
@@ -43,6 +45,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:6443", "address the Kubernetes API gateway serves HTTPS on")
 	fs.StringVar(&cfg.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: run one embedded)")
 	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", `address the embedded NATS server serves other wake processes on ("" = this process only)`)
+	fs.StringVar(&cfg.dnsListen, "dns-listen", dns.DefaultListen, `address cluster DNS (cluster.local) answers on, UDP and TCP ("" = none)`)
+	upAgentFlags(fs, &cfg.dataDir)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,7 +90,14 @@ func up(ctx context.Context, cfg upConfig) error {
 	if err := writeKubeconfig(kubeconfig, "https://"+addr, ca.CertPEM, adminToken); err != nil {
 		return err
 	}
-	return runControlPlane(ctx, nc, 0, ln, pki.ServerTLS(cert), tokens, allServices, func() {
+	services := func(log *events.Log, view *projections.Projection) []runner {
+		out := allServices(log, view)
+		if cfg.dnsListen != "" {
+			out = append(out, optional{"cluster DNS", dns.New(view, dns.Config{Listen: cfg.dnsListen})})
+		}
+		return out
+	}
+	return runControlPlane(ctx, nc, 0, ln, pki.ServerTLS(cert), tokens, services, func() {
 		if cfg.ready != nil {
 			cfg.ready(kubeconfig)
 		}
@@ -144,7 +155,24 @@ func allServices(log *events.Log, view *projections.Projection) []runner {
 	for _, l := range controllerLoops(log, view) {
 		out = append(out, l)
 	}
+	if a := localAgent(log, view); a != nil {
+		out = append(out, a)
+	}
 	return out
+}
+
+// optional is a part whose failure (say, a DNS port already taken) is
+// logged without stopping the rest.
+type optional struct {
+	name string
+	runner
+}
+
+func (o optional) Run(ctx context.Context) error {
+	if err := o.runner.Run(ctx); err != nil && ctx.Err() == nil {
+		slog.Warn(o.name+" stopped", "err", err)
+	}
+	return nil
 }
 
 // advertise is the address the `kubernetes` Service's endpoints name: the
