@@ -58,6 +58,24 @@ type ContainerSpec struct {
 	// Privileged gives all capabilities and no masked paths; only when
 	// the pod asks for it.
 	Privileged bool `json:"privileged,omitempty"`
+	// Mounts are bind mounts (volumes, /etc/hosts, /etc/resolv.conf) made
+	// after the runtime's own, in order.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Mount binds a host path (file or directory) into the container.
+type Mount struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"` // absolute, inside the container
+	ReadOnly    bool   `json:"readOnly,omitempty"`
+}
+
+// Execer runs an extra process inside a running container (exec probes,
+// kubectl exec). Runtimes that can implement it.
+type Execer interface {
+	// Exec runs args in container id and returns its exit code and
+	// combined output (truncated to a few KiB).
+	Exec(ctx context.Context, id string, args []string) (code int, output []byte, err error)
 }
 
 // Resources are the cgroup limits of one container; zero means unlimited.

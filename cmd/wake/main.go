@@ -21,11 +21,14 @@ type command struct {
 
 var commands = map[string]command{
 	"up":          {"run the whole control plane on this machine, with an embedded NATS server", runUp},
+	"agent":       {"run the node agent: pods bound to this node become containers", runAgent},
 	"gateway":     {"run the Kubernetes API gateway against a NATS server", runGateway},
 	"version":     {"print wake's version", runVersion},
 	"bench":       {"measure a `wake up` child: latencies, LIST, memory, restart", runBench},
+	"bench-sched": {"measure scheduling in a `wake up` child: fake nodes, one Deployment, pods bound/s", runBenchSched},
 	"controllers": {"run the controllers against a NATS server (leader-elected)", runControllers},
 	"scheduler":   {"run the scheduler against a NATS server (leader-elected)", runScheduler},
+	"dns":         {"serve cluster DNS (cluster.local) from the log; forward other names", runDNS},
 	"history":     {"every revision of an object: who changed what, when", runHistory},
 	"get":         {"an object or a list as it was at a resourceVersion or time (--at)", runGetAt},
 	"diff":        {"what changed in an object between two revisions", runDiff},

@@ -369,8 +369,17 @@ func (c *container) state() runtime.State {
 	case libcontainer.Running, libcontainer.Paused:
 		s.Status, s.Pid = runtime.Running, st.InitProcessPid
 	case libcontainer.Stopped:
-		// Exited, but the exit has not been recorded yet (reap is about
-		// to, or the container is adopted and nobody waited).
+		if c.done != nil {
+			// Our own child: only its reaping (done, which records
+			// meta.Exit first) says it exited. libcontainer can report
+			// Stopped for a moment while it runs (a /proc read racing
+			// with the start), and a caller must never restart a
+			// container that is still running.
+			s.Status, s.Pid = runtime.Running, st.InitProcessPid
+			return s
+		}
+		// Exited, but the exit has not been recorded yet (the container
+		// is adopted and nobody waited).
 		s.Status = runtime.Exited
 		if c.done == nil {
 			s.Exit = &runtime.ExitStatus{CodeUnknown: true}

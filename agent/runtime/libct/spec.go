@@ -53,6 +53,13 @@ func ociSpec(s *runtime.ContainerSpec, rootfs string) *specs.Spec {
 		specs.LinuxNamespace{Type: specs.UTSNamespace, Path: s.Sandbox.UTSNS},
 	)
 	spec.Linux.Namespaces = ns
+	for _, m := range s.Mounts {
+		opts := []string{"rbind", "rprivate"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Source: m.Source, Destination: m.Destination, Type: "bind", Options: opts})
+	}
 	spec.Linux.CgroupsPath = cgroupPath(s.Sandbox.ID, s.ID)
 	spec.Linux.Resources.Memory, spec.Linux.Resources.CPU, spec.Linux.Resources.Pids = resources(s.Limits)
 	return spec

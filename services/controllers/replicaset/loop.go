@@ -1,10 +1,14 @@
 package replicaset
 
 import (
+	"encoding/json"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -35,7 +39,10 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 
 // Keys maps a change to the ReplicaSets it concerns: a ReplicaSet itself;
 // for a pod, its controlling ReplicaSet before and after, and while it is
-// an orphan, the ReplicaSets whose selector matches it.
+// an orphan, the ReplicaSets whose selector matches it. A pod update that
+// leaves alone everything a ReplicaSet counts (see podFacts) concerns none:
+// a binding, for one, which would otherwise make a scale-up reconcile its
+// ReplicaSet once more for every pod it places.
 func Keys(view reconcile.View, ch projections.Change) []events.Ref {
 	ref := ch.Object.Ref
 	switch {
@@ -43,6 +50,14 @@ func Keys(view reconcile.View, ch projections.Change) []events.Ref {
 		return []events.Ref{ref}
 	case ref.Group != "" || ref.Resource != "pods":
 		return nil
+	}
+	cur := factsOf(ch.Object.Raw)
+	var prev *podFacts
+	if ch.Prev != nil {
+		prev = factsOf(ch.Prev.Raw)
+		if ch.Type == projections.Modified && reflect.DeepEqual(cur, prev) {
+			return nil
+		}
 	}
 	var out []events.Ref
 	add := func(r events.Ref) {
@@ -53,21 +68,49 @@ func Keys(view reconcile.View, ch projections.Change) []events.Ref {
 		}
 		out = append(out, r)
 	}
-	owner := controllerOf(ownerRefs(ch.Object.Raw))
-	for _, o := range []*projections.Object{ch.Prev, ch.Object} {
-		if o == nil {
+	for _, f := range []*podFacts{prev, cur} {
+		if f == nil {
 			continue
 		}
-		if c := controllerOf(ownerRefs(o.Raw)); c != nil && c.Kind == "ReplicaSet" {
+		if c := controllerOf(f.Metadata.OwnerReferences); c != nil && c.Kind == "ReplicaSet" {
 			add(events.Ref{Group: "apps", Resource: "replicasets", Namespace: ref.Namespace, Name: c.Name})
 		}
 	}
-	if owner == nil && ch.Type != projections.Deleted && len(ch.Object.Labels) > 0 {
+	if controllerOf(cur.Metadata.OwnerReferences) == nil && ch.Type != projections.Deleted && len(ch.Object.Labels) > 0 {
 		for _, r := range matchingReplicaSets(view, ref.Namespace, ch.Object.Labels) {
 			add(r)
 		}
 	}
 	return out
+}
+
+// podFacts are the parts of a pod that Reconcile counts or claims by:
+// labels, owners, deletion, phase and the Ready condition. (Which node a
+// pod is on only ranks pods for deletion, read when a reconcile happens.)
+type podFacts struct {
+	Metadata struct {
+		Labels            map[string]string       `json:"labels"`
+		OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
+		DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Status struct {
+		Phase      corev1.PodPhase       `json:"phase"`
+		Conditions []corev1.PodCondition `json:"conditions"`
+	} `json:"status"`
+}
+
+func factsOf(raw []byte) *podFacts {
+	var f podFacts
+	_ = json.Unmarshal(raw, &f)
+	// Only the Ready condition counts.
+	f.Status.Conditions = slices.DeleteFunc(f.Status.Conditions, func(c corev1.PodCondition) bool { return c.Type != corev1.PodReady })
+	if len(f.Status.Conditions) == 0 {
+		f.Status.Conditions = nil
+	}
+	for i := range f.Status.Conditions {
+		f.Status.Conditions[i].LastProbeTime = metav1.Time{}
+	}
+	return &f
 }
 
 // matchingReplicaSets are the ReplicaSets of a namespace whose selector

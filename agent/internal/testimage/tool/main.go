@@ -7,6 +7,7 @@
 //	tool sleep            block until SIGTERM (then exit 143) or SIGKILL
 //	tool alloc MIB        touch MIB mebibytes of memory, then exit 0
 //	tool inspect          print the process's view of itself as JSON
+//	tool cat FILE...      print files, each as "== FILE mode\n<content>"
 package main
 
 import (
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tool true|exit N|serve ADDR|sleep|alloc MIB|inspect")
+		fmt.Fprintln(os.Stderr, "usage: tool true|exit N|serve ADDR|sleep|alloc MIB|inspect|cat FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -62,6 +63,20 @@ func main() {
 		fmt.Println("allocated", len(keep), "MiB")
 	case "inspect":
 		inspect()
+	case "cat":
+		for _, f := range os.Args[2:] {
+			fi, err := os.Stat(f)
+			if err == nil && fi.IsDir() {
+				fmt.Printf("== %s dir %o\n", f, fi.Mode().Perm()|fi.Mode()&os.ModeSticky>>11)
+				continue
+			}
+			b, err2 := os.ReadFile(f)
+			if err != nil || err2 != nil {
+				fmt.Printf("== %s error %v %v\n", f, err, err2)
+				continue
+			}
+			fmt.Printf("== %s %o\n%s\n", f, fi.Mode().Perm(), b)
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
 		os.Exit(2)

@@ -1,0 +1,324 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wakehq/wake/agent/image"
+	"github.com/wakehq/wake/agent/network"
+	"github.com/wakehq/wake/agent/runtime"
+	"github.com/wakehq/wake/agent/runtime/libct"
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/reconcile"
+)
+
+// DefaultPodCIDR is the pod CIDR of a node the control plane gave none
+// (`wake up` on one machine).
+const DefaultPodCIDR = "10.244.0.0/24"
+
+// Config is one agent.
+type Config struct {
+	NodeName string
+	StateDir string // images, runtime state, sandboxes, pods, address leases
+	Log      *events.Log
+	View     *projections.Projection
+	// Runtime defaults to libct in StateDir/runtime; Images to a store in
+	// StateDir/images.
+	Runtime runtime.Runtime
+	Images  *image.Store
+	// InsecureRegistries (host:port) are reached over plain HTTP.
+	InsecureRegistries []string
+	// PodCIDR is used when the node's spec.podCIDR is empty
+	// (DefaultPodCIDR when empty too).
+	PodCIDR string
+	Bridge  string // network.DefaultBridge when empty
+	// ProtectedPaths never reach a container through hostPath (the NATS
+	// data directory); StateDir is always protected.
+	ProtectedPaths []string
+	Version        string // reported as the container runtime's version
+	// HeartbeatPeriod defaults to 10s.
+	HeartbeatPeriod time.Duration
+	// BackoffBase and BackoffMax bound restart and pull back-off
+	// (default 10s and 5m, the kubelet's).
+	BackoffBase, BackoffMax time.Duration
+	Logger                  *slog.Logger
+	Now                     func() time.Time
+}
+
+// Agent is the node agent; see the package doc and README.md.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	machine Machine
+	rt      runtime.Runtime
+	images  *image.Store
+	net     *network.Network
+
+	pullMu sync.Mutex
+	pulls  map[string]*pullCall // one pull per reference at a time
+
+	mu       sync.Mutex
+	workers  map[string]*podWorker // by pod uid
+	finished map[string]bool       // uids whose worker is done (terminating pods held by finalizers)
+	wg       sync.WaitGroup
+}
+
+// New checks cfg and fills defaults; Run does the work.
+func New(cfg Config) (*Agent, error) {
+	if cfg.NodeName == "" || cfg.StateDir == "" || cfg.Log == nil || cfg.View == nil {
+		return nil, errors.New("agent: NodeName, StateDir, Log and View are required")
+	}
+	if cfg.PodCIDR == "" {
+		cfg.PodCIDR = DefaultPodCIDR
+	}
+	if cfg.HeartbeatPeriod <= 0 {
+		cfg.HeartbeatPeriod = 10 * time.Second
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 10 * time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	abs, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = abs
+	return &Agent{
+		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName),
+		workers: map[string]*podWorker{}, finished: map[string]bool{}, pulls: map[string]*pullCall{},
+	}, nil
+}
+
+func (a *Agent) now() time.Time { return a.cfg.Now() }
+
+func (a *Agent) dir(parts ...string) string {
+	return filepath.Join(append([]string{a.cfg.StateDir}, parts...)...)
+}
+
+// Run registers the node, then runs pods bound to it and heartbeats until
+// ctx ends. Containers keep running when it returns; the next Run on the
+// same state directory re-adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	select {
+	case <-a.cfg.View.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	a.machine = MachineInfo(a.cfg.StateDir)
+	node, err := a.registerNode(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: register node %s: %w", a.cfg.NodeName, err)
+	}
+	cidr := a.cfg.PodCIDR
+	if node.Spec.PodCIDR != "" {
+		cidr = node.Spec.PodCIDR
+	}
+	if a.net, err = network.New(a.cfg.Bridge, cidr, a.dir("network")); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if a.rt = a.cfg.Runtime; a.rt == nil {
+		if a.rt, err = libct.New(a.dir("runtime")); err != nil {
+			return fmt.Errorf("agent: runtime: %w", err)
+		}
+	}
+	if a.images = a.cfg.Images; a.images == nil {
+		if a.images, err = image.Open(a.dir("images")); err != nil {
+			return fmt.Errorf("agent: images: %w", err)
+		}
+	}
+	a.log.Info("agent running", "podCIDR", cidr, "state", a.cfg.StateDir)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.heartbeat(ctx) })
+	g.Go(func() error { return a.pods(ctx) })
+	err = g.Wait()
+	a.wg.Wait()
+	return err
+}
+
+// podRef is enough of a pod to route a change to its worker.
+type podRef struct {
+	Spec struct {
+		NodeName string `json:"nodeName"`
+	} `json:"spec"`
+}
+
+func (a *Agent) mine(o *projections.Object) bool {
+	if o == nil || o.Ref.Resource != "pods" || o.Ref.Group != "" {
+		return false
+	}
+	var p podRef
+	return json.Unmarshal(o.Raw, &p) == nil && p.Spec.NodeName == a.cfg.NodeName
+}
+
+// pods starts a worker for every pod bound to the node and routes each
+// change of such a pod to its worker.
+func (a *Agent) pods(ctx context.Context) error {
+	w, err := a.cfg.View.Watch(a.cfg.View.Seq())
+	if err != nil {
+		return err
+	}
+	live := a.resync(ctx)
+	a.cleanupOrphans(ctx, live)
+	for {
+		changes, err := w.Next(ctx)
+		if errors.Is(err, projections.ErrExpired) {
+			if w, err = a.cfg.View.Watch(a.cfg.View.Seq()); err == nil {
+				a.resync(ctx)
+				continue
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, ch := range changes {
+			switch {
+			case ch.Type == projections.Deleted:
+				a.kick(ch.Object.UID)
+			case a.mine(ch.Object):
+				a.ensureWorker(ctx, ch.Object)
+			case ch.Prev != nil && a.mine(ch.Prev):
+				a.kick(ch.Prev.UID) // unbound: the worker finds it gone
+			}
+		}
+	}
+}
+
+// resync makes sure every pod of the node has a worker and returns their
+// uids.
+func (a *Agent) resync(ctx context.Context) map[string]bool {
+	objs, _ := a.cfg.View.List("", "pods", "")
+	live := map[string]bool{}
+	for _, o := range objs {
+		if a.mine(o) {
+			live[o.UID] = true
+			a.ensureWorker(ctx, o)
+		}
+	}
+	return live
+}
+
+func (a *Agent) ensureWorker(ctx context.Context, o *projections.Object) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w, ok := a.workers[o.UID]; ok {
+		w.wake()
+		return
+	}
+	if a.finished[o.UID] {
+		return
+	}
+	w := newPodWorker(a, o)
+	a.workers[o.UID] = w
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		w.run(ctx)
+		a.mu.Lock()
+		delete(a.workers, o.UID)
+		if ctx.Err() == nil {
+			a.finished[o.UID] = true
+		}
+		a.mu.Unlock()
+	}()
+}
+
+func (a *Agent) kick(uid string) {
+	a.mu.Lock()
+	w := a.workers[uid]
+	a.mu.Unlock()
+	if w != nil {
+		w.wake()
+	}
+}
+
+// cleanupOrphans removes what belongs to pods no longer bound here:
+// containers, sandboxes, addresses, pod directories left by a previous run
+// whose pods were deleted while the agent was down.
+func (a *Agent) cleanupOrphans(ctx context.Context, live map[string]bool) {
+	uids := map[string]bool{}
+	if ctrs, err := a.rt.List(ctx); err == nil {
+		for _, c := range ctrs {
+			if !live[c.SandboxID] {
+				uids[c.SandboxID] = true
+			}
+		}
+	}
+	if ents, err := os.ReadDir(a.dir("pods")); err == nil {
+		for _, e := range ents {
+			if !live[e.Name()] {
+				uids[e.Name()] = true
+			}
+		}
+	}
+	if leases, err := a.net.Leases(); err == nil {
+		for _, id := range leases {
+			if !live[id] {
+				uids[id] = true
+			}
+		}
+	}
+	for uid := range uids {
+		a.log.Info("removing a pod that is no longer bound here", "uid", uid)
+		w := &podWorker{a: a, uid: uid}
+		w.loadSandbox()
+		w.terminate(ctx, 2*time.Second)
+		if err := w.teardown(ctx); err != nil {
+			a.log.Warn("orphan cleanup incomplete", "uid", uid, "err", err)
+		}
+	}
+}
+
+// append writes one decision as the node, then waits until the view has
+// applied it.
+func (a *Agent) append(ctx context.Context, ap reconcile.Append) (uint64, error) {
+	ev := ap.Event
+	ev.ID = events.NewID()
+	ev.Actor = "system:node:" + a.cfg.NodeName
+	ev.Source = "wake/agent"
+	ev.RequestID = ev.ID
+	ev.Time = a.now().UTC()
+	seq, err := a.cfg.Log.Append(ctx, ev, ap.Expect)
+	if err != nil {
+		return 0, fmt.Errorf("append %s of %s: %w", ev.Type, ev.Ref, err)
+	}
+	return seq, a.cfg.View.WaitFor(ctx, seq)
+}
+
+// catchUp waits until the view has applied the whole log (after a
+// conflict: the other writer's event).
+func (a *Agent) catchUp(ctx context.Context) error {
+	last, err := a.cfg.Log.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return a.cfg.View.WaitFor(ctx, last)
+}
+
+func isConflict(err error) bool { return errors.Is(err, events.ErrConflict) }

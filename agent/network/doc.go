@@ -1,0 +1,14 @@
+// Package network wires pod sandboxes to the node: a Linux bridge (wake0)
+// holding the gateway address of the node's pod CIDR, one veth pair per
+// pod (host end on the bridge, eth0 in the pod's network namespace), an
+// address from the CIDR and a default route via the bridge. It speaks
+// netlink directly (vishvananda/netlink); it never shells out.
+//
+// Addresses are leased in the state directory, one file per address
+// (ipam/<ip> holding the pod's id), created with O_EXCL, so that an agent
+// restart keeps every pod's address and two pods never share one.
+//
+// It must not decide which pods exist: the agent calls Attach and Detach.
+// Reaching beyond the node (masquerade, routes between nodes, Services)
+// is not done here yet.
+package network

@@ -1,0 +1,683 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/wakehq/wake/agent/image"
+	"github.com/wakehq/wake/agent/runtime"
+	"github.com/wakehq/wake/agent/runtime/libct"
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+)
+
+// podWorker owns one pod (by uid) on this node: it converges containers on
+// the pod's spec, level-based, whenever something changes (the pod, a
+// container's exit, a probe, a back-off's end), and reports status.
+type podWorker struct {
+	a   *Agent
+	uid string
+	ref events.Ref
+
+	kick chan struct{}
+
+	// Owned by the worker goroutine.
+	sandbox  *runtime.PodSandbox
+	ip       string
+	vols     map[string]string
+	ctrs     map[string]*ctrState
+	lastPod  *corev1.Pod
+	netErr   string
+	started  time.Time
+	adopted  bool
+	probing  map[string]context.CancelFunc // by container id
+	stopping bool
+
+	mu     sync.Mutex
+	probes map[string]*probeResult // by container id
+}
+
+// ctrState is what the worker knows of one spec container.
+type ctrState struct {
+	name     string
+	init     bool
+	id       string // the current runtime container, "" before the first
+	attempt  int
+	restarts int32
+	state    runtime.State // of id, refreshed at each sync
+	last     *corev1.ContainerStateTerminated
+	image    string
+	imageID  string
+
+	waitReason, waitMsg string
+	retryAt             time.Time // no new attempt before (back-off)
+	backoff             time.Duration
+	pullBackoff         time.Duration
+}
+
+func newPodWorker(a *Agent, o *projections.Object) *podWorker {
+	return &podWorker{
+		a: a, uid: o.UID, ref: o.Ref, kick: make(chan struct{}, 1),
+		ctrs: map[string]*ctrState{}, probing: map[string]context.CancelFunc{}, probes: map[string]*probeResult{},
+	}
+}
+
+func (w *podWorker) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *podWorker) podDir() string { return w.a.dir("pods", w.uid) }
+
+func (w *podWorker) run(ctx context.Context) {
+	defer w.stopProbes("")
+	for {
+		done, next := w.sync(ctx)
+		if done {
+			return
+		}
+		var timer <-chan time.Time
+		if next > 0 {
+			t := time.NewTimer(next)
+			timer = t.C
+			defer t.Stop()
+		}
+		select {
+		case <-w.kick:
+		case <-timer:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// sync converges once; done means the pod is gone and cleaned up. next,
+// when positive, is when to look again even if nothing happens.
+func (w *podWorker) sync(ctx context.Context) (done bool, next time.Duration) {
+	o, ok := w.a.cfg.View.Get(w.ref)
+	if !ok || o.UID != w.uid || !w.a.mine(o) {
+		grace := 2 * time.Second
+		if w.lastPod != nil && w.lastPod.DeletionGracePeriodSeconds != nil {
+			grace = time.Duration(*w.lastPod.DeletionGracePeriodSeconds) * time.Second
+		}
+		w.terminate(ctx, grace)
+		if err := w.teardown(ctx); err != nil {
+			w.a.log.Warn("pod cleanup incomplete; retrying", "pod", w.ref.String(), "err", err)
+			return false, 2 * time.Second
+		}
+		return true, 0
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(o.Raw, &pod); err != nil {
+		w.a.log.Error("pod does not decode", "pod", w.ref.String(), "err", err)
+		return false, 0
+	}
+	w.lastPod = &pod
+	if !w.adopted {
+		w.adopt(ctx, &pod)
+	}
+	if pod.DeletionTimestamp != nil {
+		return w.finishDeletion(ctx, o, &pod)
+	}
+	next = w.converge(ctx, &pod)
+	if err := w.report(ctx, o, &pod); err != nil {
+		if ctx.Err() != nil {
+			return true, 0
+		}
+		if isConflict(err) {
+			w.a.catchUp(ctx)
+			return false, time.Millisecond
+		}
+		w.a.log.Warn("pod status not written; retrying", "pod", w.ref.String(), "err", err)
+		return false, time.Second
+	}
+	return false, next
+}
+
+// adopt picks up what a previous agent run left for this pod: the
+// sandbox, its address, the containers (the newest attempt of each name),
+// and restart counts and last states from the pod's status in the log.
+func (w *podWorker) adopt(ctx context.Context, pod *corev1.Pod) {
+	w.adopted = true
+	w.loadSandbox()
+	if pod.Status.StartTime != nil {
+		w.started = pod.Status.StartTime.Time
+	}
+	prev := map[string]corev1.ContainerStatus{}
+	for _, s := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
+		prev[s.Name] = s
+	}
+	for _, c := range pod.Spec.InitContainers {
+		w.ctr(c.Name, true)
+	}
+	for _, c := range pod.Spec.Containers {
+		w.ctr(c.Name, false)
+	}
+	for name, cs := range w.ctrs {
+		if s, ok := prev[name]; ok {
+			cs.restarts = s.RestartCount
+			cs.last = s.LastTerminationState.Terminated
+			cs.image, cs.imageID = s.Image, s.ImageID
+		}
+	}
+	ctrs, err := w.a.rt.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, st := range ctrs {
+		if st.SandboxID != w.uid {
+			continue
+		}
+		name, attempt, ok := parseContainerID(st.ID)
+		cs := w.ctrs[name]
+		if !ok || cs == nil || attempt < cs.attempt {
+			w.a.rt.Delete(ctx, st.ID) // an older attempt (or a container the spec lost)
+			continue
+		}
+		if cs.id != "" {
+			w.a.rt.Delete(ctx, cs.id)
+		}
+		cs.id, cs.attempt, cs.state = st.ID, attempt, st
+		if st.Status == runtime.Running {
+			w.watchExit(ctx, st.ID)
+			if c := specContainer(pod, name); c != nil {
+				w.startProbes(ctx, pod, c, st.ID)
+				w.setReady(st.ID, prev[name].Ready) // as reported, until a probe says otherwise
+			}
+		}
+	}
+}
+
+func specContainer(pod *corev1.Pod, name string) *corev1.Container {
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if cs[i].Name == name {
+				return &cs[i]
+			}
+		}
+	}
+	return nil
+}
+
+func (w *podWorker) ctr(name string, init bool) *ctrState {
+	cs, ok := w.ctrs[name]
+	if !ok {
+		cs = &ctrState{name: name, init: init}
+		w.ctrs[name] = cs
+	}
+	return cs
+}
+
+// containerID names a container: pod uid, container name, attempt.
+func containerID(uid, name string, attempt int) string {
+	return uid + "_" + name + "_" + strconv.Itoa(attempt)
+}
+
+func parseContainerID(id string) (name string, attempt int, ok bool) {
+	parts := strings.Split(id, "_")
+	if len(parts) != 3 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(parts[2])
+	return parts[1], n, err == nil
+}
+
+type sandboxFile struct {
+	Version int                `json:"version"`
+	Sandbox runtime.PodSandbox `json:"sandbox"`
+	IP      string             `json:"ip"`
+}
+
+func (w *podWorker) loadSandbox() {
+	b, err := os.ReadFile(filepath.Join(w.podDir(), "sandbox.json"))
+	if err != nil {
+		return
+	}
+	var f sandboxFile
+	if json.Unmarshal(b, &f) == nil {
+		w.sandbox, w.ip = &f.Sandbox, f.IP
+	}
+}
+
+// ensureSandbox creates the pod's namespaces, network, /etc files and
+// volumes once (each step is idempotent).
+func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
+	dir := w.podDir()
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return err
+	}
+	if w.sandbox == nil {
+		sbDir := w.a.dir("sandboxes")
+		libct.RemoveSandbox(sbDir, runtime.PodSandbox{ID: w.uid}) // a half-made one from a crash
+		sb, err := libct.NewSandbox(sbDir, w.uid, podHostname(pod))
+		if err != nil {
+			return err
+		}
+		ip, err := w.a.net.Attach(w.uid, sb.NetNS)
+		if err != nil {
+			libct.RemoveSandbox(sbDir, sb)
+			return fmt.Errorf("network: %w", err)
+		}
+		if err := writeEtcFiles(dir, pod, ip.String()); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(sandboxFile{Version: 1, Sandbox: sb, IP: ip.String()})
+		if err := os.WriteFile(filepath.Join(dir, "sandbox.json"), b, 0o600); err != nil {
+			return err
+		}
+		w.sandbox, w.ip = &sb, ip.String()
+	}
+	if w.vols == nil {
+		vols, err := w.a.setupVolumes(pod, dir, lk)
+		if err != nil {
+			return err
+		}
+		w.vols = vols
+	}
+	return nil
+}
+
+// converge moves the containers one step towards the spec: init
+// containers in order, then every app container, restarting per policy
+// after back-off. It returns when to look again.
+func (w *podWorker) converge(ctx context.Context, pod *corev1.Pod) time.Duration {
+	lk := lookup{view: w.a.cfg.View, ns: pod.Namespace}
+	for _, c := range pod.Spec.InitContainers {
+		w.ctr(c.Name, true)
+	}
+	for _, c := range pod.Spec.Containers {
+		w.ctr(c.Name, false)
+	}
+	if w.started.IsZero() {
+		w.started = w.a.now()
+	}
+	w.refresh(ctx)
+	if terminal(pod) {
+		return 0
+	}
+	if err := w.ensureSandbox(pod, lk); err != nil {
+		w.netErr = err.Error()
+		for _, cs := range w.ctrs {
+			if cs.id == "" {
+				cs.waitReason, cs.waitMsg = "ContainerCreating", err.Error()
+			}
+		}
+		var ce *configError
+		if !errors.As(err, &ce) {
+			w.a.log.Warn("pod sandbox not ready", "pod", w.ref.String(), "err", err)
+		}
+		return 2 * time.Second
+	}
+	w.netErr = ""
+	now := w.a.now()
+	var next time.Duration
+	later := func(at time.Time) {
+		if d := at.Sub(now); d > 0 && (next == 0 || d < next) {
+			next = d
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cs := w.ctrs[c.Name]
+		if cs.succeeded() {
+			continue
+		}
+		if cs.state.Status == runtime.Running || cs.state.Status == runtime.Created {
+			return next
+		}
+		if cs.state.Status == runtime.Unknown { // unreadable for now: never start twice
+			later(now.Add(time.Second))
+			return next
+		}
+		if cs.state.Exit != nil && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			return next // the pod has failed
+		}
+		if now.Before(cs.retryAt) {
+			later(cs.retryAt)
+			return next
+		}
+		w.start(ctx, pod, c, cs, lk)
+		later(cs.retryAt)
+		return next
+	}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		cs := w.ctrs[c.Name]
+		switch {
+		case cs.state.Status == runtime.Running || cs.state.Status == runtime.Created:
+			continue
+		case cs.state.Status == runtime.Unknown: // unreadable for now: never start twice
+			later(now.Add(time.Second))
+			continue
+		case cs.state.Exit != nil && !restarts(pod.Spec.RestartPolicy, cs.state.Exit):
+			continue
+		case now.Before(cs.retryAt):
+			later(cs.retryAt)
+			continue
+		}
+		w.start(ctx, pod, c, cs, lk)
+		later(cs.retryAt)
+	}
+	return next
+}
+
+// refresh reads the runtime's state of every current container.
+func (w *podWorker) refresh(ctx context.Context) {
+	for _, cs := range w.ctrs {
+		if cs.id == "" {
+			continue
+		}
+		st, err := w.a.rt.State(ctx, cs.id)
+		if err != nil {
+			cs.id, cs.state = "", runtime.State{}
+			continue
+		}
+		if st.Status == runtime.Exited && st.Exit == nil {
+			st.Status = runtime.Unknown // the exit is being recorded: look again soon
+		}
+		if cs.state.Status != st.Status {
+			w.a.log.Debug("container state", "container", cs.id, "from", cs.state.Status, "to", st.Status, "exit", st.Exit)
+		}
+		if cs.state.Status == runtime.Running && st.Status == runtime.Exited {
+			w.stopProbes(cs.id)
+			if st.FinishedAt.Sub(st.StartedAt) > 10*time.Minute {
+				cs.backoff = 0 // it ran long enough: forget earlier crashes
+			}
+		}
+		cs.state = st
+	}
+}
+
+func (cs *ctrState) succeeded() bool {
+	return cs.state.Exit != nil && cs.state.Exit.Code == 0 && !cs.state.Exit.CodeUnknown
+}
+
+// restarts reports whether a container that ended with exit is restarted.
+func restarts(policy corev1.RestartPolicy, exit *runtime.ExitStatus) bool {
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return exit.Code != 0 || exit.CodeUnknown
+	}
+	return true
+}
+
+func terminal(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// nextBackoff doubles d from base up to max.
+func nextBackoff(d, base, max time.Duration) time.Duration {
+	if d == 0 {
+		return base
+	}
+	return min(2*d, max)
+}
+
+// start runs a new attempt of container c: image, configuration, the
+// previous attempt's removal, create and start. Failures become the
+// container's waiting reason and a back-off.
+func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cs *ctrState, lk Lookup) {
+	now := w.a.now()
+	im, err := w.a.ensureImage(ctx, c)
+	if err != nil {
+		var pe *image.PullError
+		var never *imageNeverPull
+		switch {
+		case errors.As(err, &never):
+			cs.waitReason, cs.waitMsg = "ErrImageNeverPull", never.msg
+		case errors.As(err, &pe):
+			cs.waitReason, cs.waitMsg = "ErrImagePull", pe.Reason
+		default:
+			cs.waitReason, cs.waitMsg = "ErrImagePull", err.Error()
+		}
+		cs.pullBackoff = nextBackoff(cs.pullBackoff, w.a.cfg.BackoffBase, w.a.cfg.BackoffMax)
+		cs.retryAt = now.Add(cs.pullBackoff)
+		return
+	}
+	cs.pullBackoff = 0
+	spec, err := w.containerSpec(pod, c, cs, im, lk)
+	if err != nil {
+		cs.waitReason, cs.waitMsg = "CreateContainerConfigError", err.Error()
+		cs.retryAt = now.Add(2 * time.Second)
+		return
+	}
+	restart := cs.id != ""
+	if restart {
+		if cs.state.Exit != nil {
+			cs.last = terminated(cs.id, cs.state)
+		}
+		if err := w.a.rt.Delete(ctx, cs.id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			w.a.log.Warn("previous container not deleted", "container", cs.id, "err", err)
+		}
+		cs.id, cs.state = "", runtime.State{}
+		cs.restarts++
+		cs.backoff = nextBackoff(cs.backoff, w.a.cfg.BackoffBase, w.a.cfg.BackoffMax)
+		cs.retryAt = now.Add(cs.backoff)
+		os.Remove(w.logPath(cs.name, cs.attempt-1)) // keep this attempt's and the previous one's
+	}
+	cs.attempt++
+	spec.ID = containerID(w.uid, c.Name, cs.attempt)
+	spec.LogPath = w.logPath(c.Name, cs.attempt)
+	os.MkdirAll(filepath.Dir(spec.LogPath), 0o700)
+	cs.image, cs.imageID = c.Image, imageID(im)
+	fail := func(reason string, err error) {
+		cs.waitReason, cs.waitMsg = reason, err.Error()
+		cs.backoff = nextBackoff(cs.backoff, w.a.cfg.BackoffBase, w.a.cfg.BackoffMax)
+		cs.retryAt = now.Add(cs.backoff)
+	}
+	if err := w.a.rt.Create(ctx, spec); err != nil {
+		fail("CreateContainerError", err)
+		return
+	}
+	if err := w.a.rt.Start(ctx, spec.ID); err != nil {
+		w.a.rt.Delete(ctx, spec.ID)
+		fail("RunContainerError", err)
+		return
+	}
+	cs.id = spec.ID
+	cs.waitReason, cs.waitMsg = "", ""
+	cs.state = runtime.State{ID: spec.ID, SandboxID: w.uid, Status: runtime.Running, StartedAt: now}
+	if st, err := w.a.rt.State(ctx, spec.ID); err == nil && st.Status == runtime.Running {
+		cs.state = st
+	}
+	w.watchExit(ctx, spec.ID)
+	w.startProbes(ctx, pod, c, spec.ID)
+}
+
+func (w *podWorker) logPath(name string, attempt int) string {
+	return filepath.Join(w.podDir(), "logs", name, strconv.Itoa(attempt)+".log")
+}
+
+// watchExit wakes the worker when the container exits.
+func (w *podWorker) watchExit(ctx context.Context, id string) {
+	w.a.wg.Add(1)
+	go func() {
+		defer w.a.wg.Done()
+		if _, err := w.a.rt.Wait(ctx, id); err == nil {
+			w.wake()
+		}
+	}()
+}
+
+// containerSpec resolves container c for the runtime.
+func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrState, im *image.Image, lk Lookup) (runtime.ContainerSpec, error) {
+	p := pod.DeepCopy()
+	p.Status.PodIP, p.Status.HostIP = w.ip, w.a.machine.InternalIP
+	env, vars, err := environment(p, c, im.Config, lk)
+	if err != nil {
+		return runtime.ContainerSpec{}, err
+	}
+	args := command(c, im.Config, vars)
+	if len(args) == 0 {
+		return runtime.ContainerSpec{}, &configError{"no command specified: the image has no ENTRYPOINT or CMD and the container no command"}
+	}
+	uid, gid, err := user(pod, c, im.Config)
+	if err != nil {
+		return runtime.ContainerSpec{}, err
+	}
+	cmVols := map[string]bool{}
+	for _, v := range pod.Spec.Volumes {
+		cmVols[v.Name] = v.ConfigMap != nil || v.Secret != nil
+	}
+	mounts, err := volumeMounts(c, w.vols, w.podDir(), cmVols)
+	if err != nil {
+		return runtime.ContainerSpec{}, err
+	}
+	hasHostname := slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOSTNAME=") })
+	if !hasHostname {
+		env = append(env, "HOSTNAME="+podHostname(pod))
+	}
+	cwd := c.WorkingDir
+	if cwd == "" {
+		cwd = im.Config.WorkingDir
+	}
+	return runtime.ContainerSpec{
+		Sandbox: *w.sandbox, Layers: w.a.images.LayerDirs(im),
+		Args: args, Env: env, Cwd: cwd, UID: uid, GID: gid,
+		Limits: limits(c), Privileged: privileged(c), Mounts: mounts,
+	}, nil
+}
+
+func imageID(im *image.Image) string {
+	if len(im.Refs) > 0 {
+		repo := im.Refs[0]
+		if i := strings.LastIndex(repo, "@"); i >= 0 {
+			repo = repo[:i]
+		} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+		return repo + "@" + im.Digest
+	}
+	return im.ID
+}
+
+// terminate stops every container of the pod: SIGTERM, then SIGKILL once
+// grace has passed, then removes them.
+func (w *podWorker) terminate(ctx context.Context, grace time.Duration) {
+	w.stopping = true
+	w.stopProbes("")
+	ctrs, err := w.a.rt.List(ctx)
+	if err != nil {
+		return
+	}
+	var mine []runtime.State
+	for _, st := range ctrs {
+		if st.SandboxID == w.uid {
+			mine = append(mine, st)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, st := range mine {
+		if st.Status != runtime.Running && st.Status != runtime.Created {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sig := syscall.SIGTERM
+			if grace <= 0 || st.Status == runtime.Created {
+				sig = syscall.SIGKILL
+			}
+			w.a.rt.Kill(ctx, st.ID, sig)
+			wctx, cancel := context.WithTimeout(ctx, max(grace, 0)+100*time.Millisecond)
+			_, err := w.a.rt.Wait(wctx, st.ID)
+			cancel()
+			if err != nil {
+				w.a.rt.Kill(ctx, st.ID, syscall.SIGKILL)
+				kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				w.a.rt.Wait(kctx, st.ID)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	w.refresh(ctx)
+	for _, st := range mine {
+		if err := w.a.rt.Delete(ctx, st.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			w.a.log.Warn("container not deleted", "container", st.ID, "err", err)
+		}
+	}
+}
+
+// teardown removes the pod's network, volumes, sandbox and directory.
+func (w *podWorker) teardown(ctx context.Context) error {
+	var errs []error
+	if ctrs, err := w.a.rt.List(ctx); err == nil {
+		for _, st := range ctrs {
+			if st.SandboxID == w.uid {
+				errs = append(errs, fmt.Errorf("container %s still exists", st.ID))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if w.a.net != nil {
+		errs = append(errs, w.a.net.Detach(w.uid))
+	}
+	errs = append(errs, teardownVolumes(w.podDir()))
+	sb := runtime.PodSandbox{ID: w.uid}
+	if w.sandbox != nil {
+		sb = *w.sandbox
+	}
+	errs = append(errs, libct.RemoveSandbox(w.a.dir("sandboxes"), sb))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	w.sandbox, w.vols = nil, nil
+	return os.RemoveAll(w.podDir())
+}
+
+// finishDeletion ends a pod whose deletion was requested, as the kubelet
+// does: containers stopped within the grace period, everything removed,
+// then the pod deleted from the log (unless finalizers still hold it).
+func (w *podWorker) finishDeletion(ctx context.Context, o *projections.Object, pod *corev1.Pod) (bool, time.Duration) {
+	grace := time.Duration(0)
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	}
+	if !w.stopping {
+		w.terminate(ctx, grace)
+	}
+	if err := w.teardown(ctx); err != nil {
+		w.a.log.Warn("pod cleanup incomplete; retrying", "pod", w.ref.String(), "err", err)
+		w.stopping = false
+		return false, 2 * time.Second
+	}
+	for attempt := 0; len(pod.Finalizers) == 0; attempt++ {
+		ev := events.Event{Type: events.ObjectDeleted, Ref: o.Ref, APIVersion: "v1", Kind: "Pod", Data: o.Raw}
+		_, err := w.a.append(ctx, appendOf(ev, o.Seq))
+		if err == nil || ctx.Err() != nil || attempt >= 10 {
+			break
+		}
+		if !isConflict(err) {
+			w.a.log.Warn("pod deletion not written; retrying", "pod", w.ref.String(), "err", err)
+			return false, time.Second
+		}
+		w.a.catchUp(ctx)
+		var ok bool
+		if o, ok = w.a.cfg.View.Get(w.ref); !ok || o.UID != w.uid {
+			break // deleted by someone else
+		}
+		if err := json.Unmarshal(o.Raw, pod); err != nil {
+			break
+		}
+	}
+	return true, 0
+}

@@ -1,0 +1,76 @@
+package libct
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"syscall"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	"github.com/wakehq/wake/agent/runtime"
+)
+
+var _ runtime.Execer = (*Runtime)(nil)
+
+// maxExecOutput bounds what Exec keeps of a process's output (a probe's
+// message, as the kubelet keeps 10 KiB).
+const maxExecOutput = 10 << 10
+
+// Exec runs args in the running container id, with the container's
+// environment, user and working directory, and waits for it. When ctx ends
+// first the process is killed.
+func (r *Runtime) Exec(ctx context.Context, id string, args []string) (int, []byte, error) {
+	c, err := r.get(id)
+	if err != nil {
+		return -1, nil, err
+	}
+	c.mu.Lock()
+	lc, spec := c.lc, c.meta.Spec
+	c.mu.Unlock()
+	if lc == nil || len(args) == 0 {
+		return -1, nil, fmt.Errorf("%w: exec in %s", runtime.ErrState, id)
+	}
+	out := &limitedBuffer{max: maxExecOutput}
+	p := &libcontainer.Process{
+		Args: args, Env: spec.Env, Cwd: cfgCwd(spec.Cwd),
+		UID: int(spec.UID), GID: int(spec.GID),
+		Stdout: out, Stderr: out,
+	}
+	if err := lc.Run(p); err != nil {
+		return -1, nil, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.Signal(syscall.SIGKILL)
+		case <-done:
+		}
+	}()
+	ps, err := p.Wait()
+	close(done)
+	if ps == nil {
+		return -1, out.Bytes(), fmt.Errorf("exec in %s: %w", id, err)
+	}
+	if ctx.Err() != nil {
+		return -1, out.Bytes(), ctx.Err()
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), out.Bytes(), nil
+	}
+	return ps.ExitCode(), out.Bytes(), nil
+}
+
+// limitedBuffer keeps the first max bytes written and discards the rest.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}

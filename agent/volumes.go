@@ -1,0 +1,368 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/wakehq/wake/agent/runtime"
+)
+
+// readyMarker is written last into a populated configMap or secret volume:
+// its presence means the volume is complete (on tmpfs it vanishes with the
+// mount, so a lost tmpfs is populated again).
+const readyMarker = ".wake-ready"
+
+// volumeDir is where a pod's volume lives on the host.
+func volumeDir(podDir, name string) string { return filepath.Join(podDir, "volumes", name) }
+
+// setupVolumes prepares every volume of the pod and returns their host
+// paths by name. It is idempotent.
+func (a *Agent) setupVolumes(pod *corev1.Pod, podDir string, lk Lookup) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		p, err := a.setupVolume(v, podDir, lk)
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		out[v.Name] = p
+	}
+	return out, nil
+}
+
+func (a *Agent) setupVolume(v corev1.Volume, podDir string, lk Lookup) (string, error) {
+	dir := volumeDir(podDir, v.Name)
+	switch {
+	case v.EmptyDir != nil:
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return "", err
+		}
+		os.Chmod(dir, 0o777) // any container user may write, as the kubelet does
+		if v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			size := ""
+			if v.EmptyDir.SizeLimit != nil && !v.EmptyDir.SizeLimit.IsZero() {
+				size = fmt.Sprintf(",size=%d", v.EmptyDir.SizeLimit.Value())
+			}
+			if err := ensureTmpfs(dir, "mode=1777"+size); err != nil {
+				return "", err
+			}
+		}
+		return dir, nil
+	case v.ConfigMap != nil:
+		data, ok := lk.ConfigMap(v.ConfigMap.Name)
+		if !ok && !optional(v.ConfigMap.Optional) {
+			return "", &configError{fmt.Sprintf("configmap %q not found", v.ConfigMap.Name)}
+		}
+		files := map[string][]byte{}
+		for k, s := range data {
+			files[k] = []byte(s)
+		}
+		return dir, populate(dir, false, files, v.ConfigMap.Items, v.ConfigMap.DefaultMode, 0o644)
+	case v.Secret != nil:
+		data, ok := lk.Secret(v.Secret.SecretName)
+		if !ok && !optional(v.Secret.Optional) {
+			return "", &configError{fmt.Sprintf("secret %q not found", v.Secret.SecretName)}
+		}
+		return dir, populate(dir, true, data, v.Secret.Items, v.Secret.DefaultMode, 0o400)
+	case v.HostPath != nil:
+		return a.hostPath(v.HostPath)
+	}
+	return "", &configError{"volume type not supported by wake's agent yet (emptyDir, configMap, secret, hostPath are)"}
+}
+
+// populate writes a configMap or secret volume once: the selected keys
+// (all when items is empty) as files with mode (defaultMode or def), on a
+// tmpfs when secret.
+func populate(dir string, secret bool, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, def os.FileMode) error {
+	if _, err := os.Stat(filepath.Join(dir, readyMarker)); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if secret {
+		if err := ensureTmpfs(dir, "mode=0755,size=16m"); err != nil {
+			return err
+		}
+	}
+	mode := def
+	if defaultMode != nil {
+		mode = os.FileMode(*defaultMode) & 0o777
+	}
+	type file struct {
+		path string
+		mode os.FileMode
+		body []byte
+	}
+	var files []file
+	if len(items) == 0 {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			files = append(files, file{k, mode, data[k]})
+		}
+	}
+	for _, it := range items {
+		b, ok := data[it.Key]
+		if !ok {
+			return &configError{fmt.Sprintf("key %q not found", it.Key)}
+		}
+		m := mode
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode) & 0o777
+		}
+		files = append(files, file{it.Path, m, b})
+	}
+	root, err := os.OpenRoot(dir) // keys and paths cannot escape the volume
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, f := range files {
+		if d := filepath.Dir(f.path); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", f.path, err)
+			}
+		}
+		if err := root.WriteFile(f.path, f.body, f.mode); err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		if err := root.Chmod(f.path, f.mode); err != nil {
+			return err
+		}
+	}
+	return root.WriteFile(readyMarker, nil, 0o400)
+}
+
+// ensureTmpfs mounts a tmpfs on dir unless one is there.
+func ensureTmpfs(dir, opts string) error {
+	var st, parent unix.Stat_t
+	if unix.Stat(dir, &st) == nil && unix.Stat(filepath.Dir(dir), &parent) == nil && st.Dev != parent.Dev {
+		return nil // already a mount point
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
+// hostPath checks a hostPath volume against its type and the agent's
+// protected paths, creating it for the *OrCreate types.
+func (a *Agent) hostPath(h *corev1.HostPathVolumeSource) (string, error) {
+	p := filepath.Clean(h.Path)
+	if !filepath.IsAbs(p) {
+		return "", &configError{fmt.Sprintf("hostPath %q is not absolute", h.Path)}
+	}
+	typ := corev1.HostPathUnset
+	if h.Type != nil {
+		typ = *h.Type
+	}
+	if err := checkProtected(p, a.protected()); err != nil {
+		return "", err
+	}
+	switch typ {
+	case corev1.HostPathDirectoryOrCreate:
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return "", err
+		}
+	case corev1.HostPathFileOrCreate:
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return "", err
+			}
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return "", err
+			}
+			f.Close()
+		}
+	}
+	// Check again after symlinks resolve: a link must not lead into a
+	// protected path either.
+	real, err := filepath.EvalSymlinks(p)
+	if err == nil {
+		if err := checkProtected(real, a.protected()); err != nil {
+			return "", err
+		}
+	}
+	if typ == corev1.HostPathUnset {
+		return p, nil
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", &configError{fmt.Sprintf("hostPath type check failed: %s is not a %s", p, typ)}
+	}
+	ok := false
+	switch typ {
+	case corev1.HostPathDirectoryOrCreate, corev1.HostPathDirectory:
+		ok = fi.IsDir()
+	case corev1.HostPathFileOrCreate, corev1.HostPathFile:
+		ok = fi.Mode().IsRegular()
+	case corev1.HostPathSocket:
+		ok = fi.Mode()&os.ModeSocket != 0
+	case corev1.HostPathCharDev:
+		ok = fi.Mode()&os.ModeCharDevice != 0
+	case corev1.HostPathBlockDev:
+		ok = fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
+	default:
+		return "", &configError{fmt.Sprintf("hostPath type %q is unknown", typ)}
+	}
+	if !ok {
+		return "", &configError{fmt.Sprintf("hostPath type check failed: %s is not a %s", p, typ)}
+	}
+	return p, nil
+}
+
+// checkProtected refuses p when it is, contains or lies inside one of the
+// protected paths (the agent's state, the NATS data).
+func checkProtected(p string, protected []string) error {
+	for _, q := range protected {
+		if q == "" {
+			continue
+		}
+		if within(p, q) || within(q, p) {
+			return &configError{fmt.Sprintf("hostPath %s is refused: it overlaps %s, which wake keeps out of containers", p, q)}
+		}
+	}
+	return nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// protected are the agent's state directory and the configured extra
+// paths, with symlinks resolved.
+func (a *Agent) protected() []string {
+	out := []string{a.cfg.StateDir}
+	out = append(out, a.cfg.ProtectedPaths...)
+	for i, p := range out {
+		if abs, err := filepath.Abs(p); err == nil {
+			out[i] = abs
+		}
+		if real, err := filepath.EvalSymlinks(out[i]); err == nil {
+			out[i] = real
+		}
+	}
+	return out
+}
+
+// volumeMounts are the container's bind mounts: its volumeMounts, then
+// /etc/hosts and /etc/resolv.conf unless it mounts its own.
+func volumeMounts(c *corev1.Container, vols map[string]string, podDir string, secretOrCM map[string]bool) ([]runtime.Mount, error) {
+	var out []runtime.Mount
+	for _, m := range c.VolumeMounts {
+		src, ok := vols[m.Name]
+		if !ok {
+			return nil, &configError{fmt.Sprintf("volumeMount %q names no volume of the pod", m.Name)}
+		}
+		if m.SubPath != "" {
+			sub := filepath.Clean(m.SubPath)
+			if filepath.IsAbs(sub) || sub == ".." || strings.HasPrefix(sub, "../") {
+				return nil, &configError{fmt.Sprintf("subPath %q must be relative and stay inside the volume", m.SubPath)}
+			}
+			src = filepath.Join(src, sub)
+			if real, err := filepath.EvalSymlinks(src); err != nil || !within(real, vols[m.Name]) {
+				if err != nil {
+					if err := os.MkdirAll(src, 0o755); err != nil {
+						return nil, err
+					}
+				} else {
+					return nil, &configError{fmt.Sprintf("subPath %q leaves its volume", m.SubPath)}
+				}
+			}
+		}
+		out = append(out, runtime.Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly || secretOrCM[m.Name]})
+	}
+	for _, f := range []string{"hosts", "resolv.conf"} {
+		dst := "/etc/" + f
+		if !slices.ContainsFunc(out, func(m runtime.Mount) bool { return filepath.Clean(m.Destination) == dst }) {
+			out = append(out, runtime.Mount{Source: filepath.Join(podDir, f), Destination: dst})
+		}
+	}
+	return out, nil
+}
+
+// teardownVolumes unmounts the pod's tmpfs volumes and removes them.
+func teardownVolumes(podDir string) error {
+	dir := filepath.Join(podDir, "volumes")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var errs []error
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, os.RemoveAll(dir))
+	}
+	return errors.Join(errs...)
+}
+
+// writeEtcFiles writes the pod's /etc/hosts and /etc/resolv.conf.
+func writeEtcFiles(podDir string, pod *corev1.Pod, ip string) error {
+	hosts := "# Kubernetes-managed hosts file (wake).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+	name := podHostname(pod)
+	if ip != "" {
+		fqdn := ""
+		if pod.Spec.Subdomain != "" {
+			fqdn = fmt.Sprintf("%s.%s.%s.svc.cluster.local\t", name, pod.Spec.Subdomain, pod.Namespace)
+		}
+		hosts += fmt.Sprintf("%s\t%s%s\n", ip, fqdn, name)
+	}
+	for _, h := range pod.Spec.HostAliases {
+		hosts += h.IP + "\t" + strings.Join(h.Hostnames, "\t") + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(podDir, "hosts"), []byte(hosts), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(podDir, "resolv.conf"), resolvConf(pod), 0o644)
+}
+
+// resolvConf is the node's resolver configuration (systemd-resolved's
+// upstream file when the stub 127.0.0.53 is in /etc/resolv.conf, which a
+// pod cannot reach), or the pod's dnsConfig with dnsPolicy None. Cluster
+// DNS comes with issue 5.
+func resolvConf(pod *corev1.Pod) []byte {
+	if pod.Spec.DNSPolicy == corev1.DNSNone && pod.Spec.DNSConfig != nil {
+		var b strings.Builder
+		for _, ns := range pod.Spec.DNSConfig.Nameservers {
+			b.WriteString("nameserver " + ns + "\n")
+		}
+		if len(pod.Spec.DNSConfig.Searches) > 0 {
+			b.WriteString("search " + strings.Join(pod.Spec.DNSConfig.Searches, " ") + "\n")
+		}
+		return []byte(b.String())
+	}
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err == nil && strings.Contains(string(b), "127.0.0.53") {
+		if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+			b = up
+		}
+	}
+	return b
+}
+
+// podHostname is the pod's hostname: spec.hostname or the pod's name,
+// truncated to 63 bytes.
+func podHostname(pod *corev1.Pod) string {
+	h := pod.Name
+	if pod.Spec.Hostname != "" {
+		h = pod.Spec.Hostname
+	}
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wakehq/wake/agent"
+	"github.com/wakehq/wake/agent/runtime/libct"
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections"
+)
+
+// init lets the wake binary be every container's init: libcontainer
+// re-executes /proc/self/exe with the argument "init" inside the new
+// namespaces (its nsenter package, imported by libct, has already run as a
+// C constructor by then). It never returns in that case.
+func init() { libct.Init() }
+
+// runAgent is `wake agent`: the node agent against a NATS cluster.
+func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	var nf natsFlags
+	nf.register(fs)
+	host, _ := os.Hostname()
+	node := fs.String("node", host, "this node's name")
+	state := fs.String("state", "/var/lib/wake/agent", "state directory: images, containers, sandboxes, address leases")
+	podCIDR := fs.String("pod-cidr", "", "pod CIDR when the node object has no spec.podCIDR (default "+agent.DefaultPodCIDR+")")
+	insecure := fs.String("insecure-registries", "", "registries (host:port, comma-separated) reached over plain HTTP")
+	protect := fs.String("protect", "", "more host paths (comma-separated) that hostPath volumes may never reach, e.g. the NATS data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("the agent needs root (namespaces, cgroups, mounts, network)")
+	}
+	nc, err := nf.connect("wake agent " + *node)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	log, err := events.Open(ctx, nc, events.Config{Replicas: nf.replicas})
+	if err != nil {
+		return err
+	}
+	snaps, err := projections.OpenSnapshots(ctx, log.JetStream(), nf.replicas, false)
+	if err != nil {
+		return err
+	}
+	proj := projections.New(projections.Options{})
+	a, err := agent.New(agent.Config{
+		NodeName: *node, StateDir: *state, Log: log, View: proj,
+		PodCIDR: *podCIDR, InsecureRegistries: splitList(*insecure), ProtectedPaths: splitList(*protect),
+		Version: Version,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wake agent %s: state in %s, following the log\n", *node, *state)
+	return runParts(ctx, func(ctx context.Context) error { return proj.Run(ctx, log, snaps) }, a.Run)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// runParts runs functions until ctx ends or one fails.
+func runParts(ctx context.Context, parts ...func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, p := range parts {
+		g.Go(func() error { return p(ctx) })
+	}
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// upAgent is the agent `wake up` runs beside the control plane (--agent,
+// on by default only as root).
+var upAgent struct {
+	enabled bool
+	dataDir *string
+}
+
+// upAgentFlags registers `wake up --agent`; dataDir is read after parsing.
+func upAgentFlags(fs *flag.FlagSet, dataDir *string) {
+	fs.BoolVar(&upAgent.enabled, "agent", os.Geteuid() == 0, "run a node agent for this machine (needs root; default on as root)")
+	upAgent.dataDir = dataDir
+}
+
+// localAgent is the agent of `wake up`, or nil when disabled. Its state
+// lives in <data>/agent; the whole data directory (NATS files, CA,
+// tokens) is out of reach of hostPath volumes.
+func localAgent(log *events.Log, view *projections.Projection) runner {
+	if !upAgent.enabled || upAgent.dataDir == nil {
+		return nil
+	}
+	host, _ := os.Hostname()
+	a, err := agent.New(agent.Config{
+		NodeName: strings.ToLower(host), StateDir: filepath.Join(*upAgent.dataDir, "agent"), Log: log, View: view,
+		ProtectedPaths: []string{*upAgent.dataDir}, Version: Version,
+	})
+	if err != nil {
+		slog.Warn("no local agent", "err", err)
+		return nil
+	}
+	return a
+}
