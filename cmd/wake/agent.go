@@ -91,30 +91,14 @@ func runParts(ctx context.Context, parts ...func(context.Context) error) error {
 	return err
 }
 
-// upAgent is the agent `wake up` runs beside the control plane (--agent,
-// on by default only as root).
-var upAgent struct {
-	enabled bool
-	dataDir *string
-}
-
-// upAgentFlags registers `wake up --agent`; dataDir is read after parsing.
-func upAgentFlags(fs *flag.FlagSet, dataDir *string) {
-	fs.BoolVar(&upAgent.enabled, "agent", os.Geteuid() == 0, "run a node agent for this machine (needs root; default on as root)")
-	upAgent.dataDir = dataDir
-}
-
-// localAgent is the agent of `wake up`, or nil when disabled. Its state
-// lives in <data>/agent; the whole data directory (NATS files, CA,
+// localAgent is the agent of `wake up`, or nil when it cannot run. Its
+// state lives in <data>/agent; the whole data directory (NATS files, CA,
 // tokens) is out of reach of hostPath volumes.
-func localAgent(log *events.Log, view *projections.Projection) runner {
-	if !upAgent.enabled || upAgent.dataDir == nil {
-		return nil
-	}
+func localAgent(dataDir string, log *events.Log, view *projections.Projection) runner {
 	host, _ := os.Hostname()
 	a, err := agent.New(agent.Config{
-		NodeName: strings.ToLower(host), StateDir: filepath.Join(*upAgent.dataDir, "agent"), Log: log, View: view,
-		ProtectedPaths: []string{*upAgent.dataDir}, Version: Version,
+		NodeName: strings.ToLower(host), StateDir: filepath.Join(dataDir, "agent"), Log: log, View: view,
+		ProtectedPaths: []string{dataDir}, Version: Version,
 	})
 	if err != nil {
 		slog.Warn("no local agent", "err", err)

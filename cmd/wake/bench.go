@@ -594,7 +594,7 @@ type child struct {
 }
 
 func startChild(exe, dir, listen string, env []string) (*child, error) {
-	cmd := exec.Command(exe, "up", "--data", dir, "--listen", listen, "--nats-listen", "")
+	cmd := exec.Command(exe, "up", "--data", dir, "--listen", listen, "--nats-listen", "", "--agent=false")
 	c := &child{cmd: cmd, log: &childLog{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	cmd.Env = append(os.Environ(), env...)

@@ -167,7 +167,7 @@ func benchSched(ctx context.Context, so schedOptions) (figs []figure, err error)
 // startSched runs the child with its NATS server listening, connects
 // client-go and nats.go, and opens the heartbeat bucket.
 func (r *schedRun) startSched(ctx context.Context) error {
-	cmd := exec.Command(r.o.exe, "up", "--data", r.dir, "--listen", r.listen, "--nats-listen", r.natsAddr)
+	cmd := exec.Command(r.o.exe, "up", "--data", r.dir, "--listen", r.listen, "--nats-listen", r.natsAddr, "--agent=false")
 	c := &child{cmd: cmd, log: &childLog{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	cmd.Env = append(os.Environ(), r.profileEnv(false)...)

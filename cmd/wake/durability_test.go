@@ -18,7 +18,7 @@ import (
 // startProcess runs `wake up` as its own process and waits until it serves.
 func startProcess(t *testing.T, dir string, extra ...string) (*exec.Cmd, *cluster) {
 	t.Helper()
-	args := append([]string{"up", "--data", dir, "--listen", "127.0.0.1:0", "--nats-listen", ""}, extra...)
+	args := append([]string{"up", "--data", dir, "--listen", "127.0.0.1:0", "--nats-listen", "", "--agent=false"}, extra...)
 	cmd := exec.Command(wakePath, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

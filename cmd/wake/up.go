@@ -33,6 +33,7 @@ type upConfig struct {
 	natsListen string // embedded NATS client address; "" = in-process only
 	noSync     bool   // tests only: no fsync per event
 	dnsListen  string // cluster DNS address; "" = none
+	agent      bool   // run a node agent for this machine (root)
 	// ready, when set, receives the kubeconfig path once wake serves.
 	ready func(kubeconfig string)
 }
@@ -46,7 +47,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: run one embedded)")
 	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", `address the embedded NATS server serves other wake processes on ("" = this process only)`)
 	fs.StringVar(&cfg.dnsListen, "dns-listen", dns.DefaultListen, `address cluster DNS (cluster.local) answers on, UDP and TCP ("" = none)`)
-	upAgentFlags(fs, &cfg.dataDir)
+	fs.BoolVar(&cfg.agent, "agent", os.Geteuid() == 0, "run a node agent for this machine (needs root; default on as root)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,6 +93,11 @@ func up(ctx context.Context, cfg upConfig) error {
 	}
 	services := func(log *events.Log, view *projections.Projection) []runner {
 		out := allServices(log, view)
+		if cfg.agent {
+			if a := localAgent(cfg.dataDir, log, view); a != nil {
+				out = append(out, a)
+			}
+		}
 		if cfg.dnsListen != "" {
 			out = append(out, optional{"cluster DNS", dns.New(view, dns.Config{Listen: cfg.dnsListen})})
 		}
@@ -154,9 +160,6 @@ func allServices(log *events.Log, view *projections.Projection) []runner {
 	out := []runner{newScheduler(log, view)}
 	for _, l := range controllerLoops(log, view) {
 		out = append(out, l)
-	}
-	if a := localAgent(log, view); a != nil {
-		out = append(out, a)
 	}
 	return out
 }
