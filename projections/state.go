@@ -159,4 +159,3 @@ func (s *State) Hash() string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
-
