@@ -31,7 +31,38 @@ import (
 
 func TestMain(m *testing.M) {
 	libct.Init() // the test binary is also every container's init
+	hostNS = threadNamespaces("self")
 	os.Exit(m.Run())
+}
+
+// hostNS are the agent's own namespaces, as the process started in them.
+var hostNS map[string]string
+
+// threadNamespaces reads the mount, network, IPC and UTS namespaces of a
+// task ("self" or "self/task/<tid>").
+func threadNamespaces(task string) map[string]string {
+	out := map[string]string{}
+	for _, ns := range []string{"mnt", "net", "ipc", "uts"} {
+		if l, err := os.Readlink("/proc/" + task + "/ns/" + ns); err == nil {
+			out[ns] = l
+		}
+	}
+	return out
+}
+
+// checkThreadsAtHome fails if a thread of this process (the main one,
+// which /proc/self shows, included) is in a namespace other than the
+// process's own: a container's or a pod's, entered and not left.
+func checkThreadsAtHome(t *testing.T) {
+	t.Helper()
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, e := range tasks {
+		for ns, l := range threadNamespaces("self/task/" + e.Name()) {
+			if l != hostNS[ns] {
+				t.Errorf("thread %s (main: %d) is in %s, not the agent's %s", e.Name(), os.Getpid(), l, hostNS[ns])
+			}
+		}
+	}
 }
 
 // harness is one agent against an in-process NATS server, projection and
@@ -340,6 +371,7 @@ func TestPodServesHTTPAndIsDeletedCleanly(t *testing.T) {
 	if strings.Contains(string(mounts), uid) {
 		t.Errorf("mounts of the pod left behind:\n%s", grepLines(string(mounts), uid))
 	}
+	checkThreadsAtHome(t)
 	leases, _ := h.agent.net.Leases()
 	for ip, id := range leases {
 		if id == uid {

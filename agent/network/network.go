@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -140,10 +141,13 @@ func (n *Network) Attach(podID, netnsPath string) (netip.Addr, error) {
 }
 
 // configurePod renames the pod end to eth0, gives it ip and routes via the
-// bridge, all through a netlink handle in the pod's namespace (no thread
-// switching).
+// bridge, through a netlink handle opened in the pod's namespace.
 func (n *Network) configurePod(ns netns.NsHandle, peer string, ip netip.Addr) error {
-	h, err := netlink.NewHandleAt(ns)
+	var h *netlink.Handle
+	err := inNetns(ns, func() (err error) {
+		h, err = netlink.NewHandle() // sockets of the pod's namespace
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -167,6 +171,28 @@ func (n *Network) configurePod(ns netns.NsHandle, peer string, ip netip.Addr) er
 	}
 	return nil
 }
+
+// inNetns runs fn on a locked OS thread of its own, switched into the
+// network namespace ns. netlink.NewHandleAt would switch a pooled thread
+// there and back, and return it to the pool even if switching back
+// failed; this thread is never switched back: the goroutine exits locked,
+// so Go destroys it. Go cannot destroy the main thread, which is why the
+// main goroutine keeps it (init below, as in libct).
+func inNetns(ns netns.NsHandle, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the thread ends with this goroutine.
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("enter pod netns: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+func init() { runtime.LockOSThread() } // main runs on the main thread, alone
 
 // Detach removes the pod's veth pair and releases its address. It is
 // idempotent.

@@ -23,7 +23,8 @@ import (
 
 // dialIn opens a TCP connection from inside the network namespace at path:
 // the socket is created on a locked thread switched into it, then used
-// from anywhere.
+// from anywhere. The thread is never switched back: the goroutine exits
+// locked and Go destroys it.
 func dialIn(nsPath, addr string) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
@@ -32,12 +33,7 @@ func dialIn(nsPath, addr string) (net.Conn, error) {
 	ch := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer orig.Close()
+		// No UnlockOSThread: the thread ends with this goroutine.
 		target, err := netns.GetFromPath(nsPath)
 		if err != nil {
 			ch <- result{err: err}
@@ -50,9 +46,6 @@ func dialIn(nsPath, addr string) (net.Conn, error) {
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		ch <- result{c, err}
-		if netns.Set(orig) == nil {
-			goruntime.UnlockOSThread() // else the thread dies with the goroutine
-		}
 	}()
 	r := <-ch
 	return r.c, r.err

@@ -10,17 +10,13 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/wakehq/wake/agent/runtime"
 )
 
 // sandboxNamespaces are the namespaces a pod's containers share.
-var sandboxNamespaces = []struct {
-	name string
-	flag int
-}{{"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}}
+var sandboxNamespaces = []struct{ name string }{{"net"}, {"ipc"}, {"uts"}}
 
 // NewSandbox creates a pod's shared network, IPC and UTS namespaces with
 // hostname set and loopback up, and pins each by bind-mounting it on a file
@@ -54,32 +50,18 @@ func NewSandbox(dir, id, hostname string) (runtime.PodSandbox, error) {
 	return sb, nil
 }
 
-// inNewNamespaces unshares the sandbox namespaces on a locked OS thread,
-// prepares them and bind-mounts them on paths, then returns the thread to
-// the agent's namespaces. If that return fails the thread stays locked and
-// Go discards it with the goroutine, so no other goroutine runs in the pod's
-// namespaces.
+// inNewNamespaces unshares the sandbox namespaces on a locked OS thread of
+// its own, prepares them and bind-mounts them on paths. The goroutine exits
+// with the thread still locked, so Go destroys the thread instead of
+// switching it back and reusing it: no other goroutine can ever run in the
+// pod's namespaces (see thread.go for why that thread is never the main
+// one).
 func inNewNamespaces(hostname string, paths []string) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
-		var orig []int
-		for _, ns := range sandboxNamespaces {
-			fd, err := unix.Open("/proc/thread-self/ns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				errc <- err
-				return // thread stays locked: discarded
-			}
-			defer unix.Close(fd)
-			orig = append(orig, fd)
-		}
+		// No UnlockOSThread: the thread ends with this goroutine.
 		errc <- setupNamespaces(hostname, paths)
-		for i, ns := range sandboxNamespaces {
-			if err := unix.Setns(orig[i], ns.flag); err != nil {
-				return // thread stays locked: discarded
-			}
-		}
-		goruntime.UnlockOSThread()
 	}()
 	return <-errc
 }
@@ -104,13 +86,10 @@ func setupNamespaces(hostname string, paths []string) error {
 	return nil
 }
 
+// loopbackUp brings lo up in the calling thread's network namespace,
+// through a netlink handle opened there (no namespace switching).
 func loopbackUp() error {
-	h, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := netlink.NewHandle()
 	if err != nil {
 		return err
 	}
