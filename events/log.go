@@ -22,6 +22,11 @@ type Config struct {
 	MaxAge time.Duration
 	// MaxBytes discards the oldest events beyond this size; 0 is unlimited.
 	MaxBytes int64
+	// KeepMaxAge and KeepMaxBytes leave an existing stream's limit as it
+	// is instead of setting it to MaxAge or MaxBytes: a role that was not
+	// told a retention must not lift one another role set. They change
+	// nothing when the stream is created.
+	KeepMaxAge, KeepMaxBytes bool
 	// MaxMsgSize is the largest event (headers and data); default 4 MiB.
 	// The server's max_payload (1 MiB unless configured) also applies.
 	MaxMsgSize int32
@@ -137,10 +142,17 @@ func adopt(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want
 	if cfg.Replicas > 0 {
 		next.Replicas = want.Replicas
 	}
-	next.MaxAge = want.MaxAge
-	next.MaxBytes = want.MaxBytes
+	if !cfg.KeepMaxAge {
+		next.MaxAge = want.MaxAge
+	}
+	if !cfg.KeepMaxBytes {
+		next.MaxBytes = want.MaxBytes
+	}
 	next.MaxMsgSize = want.MaxMsgSize
 	next.Duplicates = want.Duplicates
+	if next.MaxAge > 0 && next.Duplicates > next.MaxAge {
+		next.Duplicates = next.MaxAge
+	}
 	next.AllowDirect = true
 	if sameAdjustable(have, next) {
 		return s, nil

@@ -47,7 +47,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	log, err := events.Open(ctx, nc, events.Config{Replicas: nf.replicas})
+	log, err := events.Open(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true})
 	if err != nil {
 		return err
 	}

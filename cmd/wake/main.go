@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"events":      {"the event log as CloudEvents, one JSON object per line", runEvents},
 	"replay":      {"rebuild the state from the log and compare it with the live one", runReplay},
 	"audit":       {"verify the log's hash chain (audit verify); who did what (--user, --since)", runAudit},
+	"sink":        {"CloudEvents HTTP sinks: sink add NAME --url URL [filters], sink ls, sink rm NAME", runSink},
 }
 
 func main() {

@@ -71,7 +71,9 @@ type roleConfig struct {
 	lease    lease.Options
 	memory   bool // tests: memory snapshots
 	replicas int  // of the stream and buckets, when this role creates them
-	parts    func(*events.Log, *projections.Projection) []runner
+	// retention is the stream's MaxAge and MaxBytes; nil keeps the stream's.
+	retention *events.Config
+	parts     func(*events.Log, *projections.Projection) []runner
 }
 
 func runControllers(ctx context.Context, args []string, stdout io.Writer) error {
@@ -80,7 +82,7 @@ func runControllers(ctx context.Context, args []string, stdout io.Writer) error 
 		for _, l := range controllerLoops(log, view) {
 			out = append(out, l)
 		}
-		return out
+		return append(out, newSinks(log))
 	})
 }
 
@@ -96,7 +98,13 @@ func runRoleCommand(ctx context.Context, name string, args []string, stdout io.W
 	nf.register(fs)
 	host, _ := os.Hostname()
 	id := fs.String("id", fmt.Sprintf("%s-%d", host, os.Getpid()), "this replica's identity in leader election")
+	var rf retentionFlags
+	rf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	retention, err := rf.config()
+	if err != nil {
 		return err
 	}
 	nc, err := nf.connect("wake " + name + " " + *id)
@@ -105,12 +113,17 @@ func runRoleCommand(ctx context.Context, name string, args []string, stdout io.W
 	}
 	defer nc.Close()
 	fmt.Fprintf(stdout, "wake %s %s: following the log, standing by for the %q lease\n", name, *id, name)
-	return runRole(ctx, nc, roleConfig{name: name, id: *id, replicas: nf.replicas, parts: parts})
+	return runRole(ctx, nc, roleConfig{name: name, id: *id, replicas: nf.replicas, retention: &retention, parts: parts})
 }
 
 // runRole runs one role over nc until ctx ends or a part fails.
 func runRole(ctx context.Context, nc *nats.Conn, cfg roleConfig) error {
-	log, err := events.Open(ctx, nc, events.Config{Replicas: cfg.replicas})
+	stream := events.Config{KeepMaxAge: true, KeepMaxBytes: true}
+	if cfg.retention != nil {
+		stream = *cfg.retention
+	}
+	stream.Replicas = cfg.replicas
+	log, err := events.Open(ctx, nc, stream)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -23,6 +27,7 @@ import (
 	"github.com/wakehq/wake/gateway/pki"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/dns"
+	"github.com/wakehq/wake/services/sink"
 )
 
 // upConfig is everything `wake up` needs; tests build one directly.
@@ -34,6 +39,8 @@ type upConfig struct {
 	noSync     bool   // tests only: no fsync per event
 	dnsListen  string // cluster DNS address; "" = none
 	agent      bool   // run a node agent for this machine (root)
+	// retention is the stream's, from --retention-age/--retention-bytes.
+	retention events.Config
 	// ready, when set, receives the kubeconfig path once wake serves.
 	ready func(kubeconfig string)
 }
@@ -48,7 +55,13 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", `address the embedded NATS server serves other wake processes on ("" = this process only)`)
 	fs.StringVar(&cfg.dnsListen, "dns-listen", dns.DefaultListen, `address cluster DNS (cluster.local) answers on, UDP and TCP ("" = none)`)
 	fs.BoolVar(&cfg.agent, "agent", os.Geteuid() == 0, "run a node agent for this machine (needs root; default on as root)")
+	var rf retentionFlags
+	rf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.retention, err = rf.config(); err != nil {
 		return err
 	}
 	cfg.ready = func(kubeconfig string) {
@@ -103,7 +116,7 @@ func up(ctx context.Context, cfg upConfig) error {
 		}
 		return out
 	}
-	return runControlPlane(ctx, nc, 0, ln, pki.ServerTLS(cert), tokens, services, func() {
+	return runControlPlaneWith(ctx, nc, cfg.retention, ln, pki.ServerTLS(cert), tokens, services, func() {
 		if cfg.ready != nil {
 			cfg.ready(kubeconfig)
 		}
@@ -115,7 +128,16 @@ func up(ctx context.Context, cfg upConfig) error {
 // services, when not nil, makes the services to run beside them.
 func runControlPlane(ctx context.Context, nc *nats.Conn, replicas int, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
 	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
-	log, err := events.Open(ctx, nc, events.Config{Replicas: replicas})
+	// Not told a retention: keep the stream's.
+	stream := events.Config{Replicas: replicas, KeepMaxAge: true, KeepMaxBytes: true}
+	return runControlPlaneWith(ctx, nc, stream, ln, tlsConfig, tokens, services, ready)
+}
+
+// runControlPlaneWith is runControlPlane with the stream's configuration.
+func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Config, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
+	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
+	replicas := stream.Replicas
+	log, err := events.Open(ctx, nc, stream)
 	if err != nil {
 		return err
 	}
@@ -157,11 +179,62 @@ func runControlPlane(ctx context.Context, nc *nats.Conn, replicas int, ln net.Li
 // allServices are the services `wake up` runs in its own process: every
 // controller and the scheduler, sharing the gateway's projection.
 func allServices(log *events.Log, view *projections.Projection) []runner {
-	out := []runner{newScheduler(log, view)}
+	out := []runner{newScheduler(log, view), newSinks(log)}
 	for _, l := range controllerLoops(log, view) {
 		out = append(out, l)
 	}
 	return out
+}
+
+// newSinks is the CloudEvents HTTP sink service; its failure to start
+// (say, the WAKE_SINKS bucket cannot be made) is logged, not fatal.
+func newSinks(log *events.Log) runner {
+	return optional{"sink service", sink.New(log.JetStream(), sink.Options{})}
+}
+
+// retentionFlags set how long the stream keeps events. Unset, a process
+// keeps what the stream has (none when it creates it), so a role started
+// without them never lifts a retention another set.
+type retentionFlags struct{ age, bytes string }
+
+func (f *retentionFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.age, "retention-age", "", `drop events older than this: a duration (720h, or days: 90d), "forever" to lift it (default: keep the stream's)`)
+	fs.StringVar(&f.bytes, "retention-bytes", "", `drop the oldest events beyond this size: bytes or a quantity (500Gi, 1T), "unlimited" to lift it (default: keep the stream's)`)
+}
+
+// Floors under which retention could drop events before a snapshot
+// covers them (one every 10,000 events and at shutdown).
+const (
+	minRetentionAge   = time.Hour
+	minRetentionBytes = 256 << 20
+)
+
+func (f retentionFlags) config() (events.Config, error) {
+	c := events.Config{KeepMaxAge: f.age == "", KeepMaxBytes: f.bytes == ""}
+	switch f.age {
+	case "", "0", "forever":
+	default:
+		s, days := strings.CutSuffix(f.age, "d")
+		d, err := time.ParseDuration(s)
+		if days {
+			n, perr := strconv.ParseUint(s, 10, 32)
+			d, err = time.Duration(n)*24*time.Hour, perr
+		}
+		if err != nil || d < minRetentionAge {
+			return c, fmt.Errorf("--retention-age %q: want a duration of at least %s (or Nd days, or forever): snapshots must cover what retention drops", f.age, minRetentionAge)
+		}
+		c.MaxAge = d
+	}
+	switch f.bytes {
+	case "", "0", "unlimited":
+	default:
+		q, err := resource.ParseQuantity(f.bytes)
+		if err != nil || q.Value() < minRetentionBytes {
+			return c, fmt.Errorf("--retention-bytes %q: want a size of at least 256Mi (bytes or a quantity: 500Gi, 1T), or unlimited", f.bytes)
+		}
+		c.MaxBytes = q.Value()
+	}
+	return c, nil
 }
 
 // optional is a part whose failure (say, a DNS port already taken) is
