@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/wakehq/wake/events"
 )
@@ -22,7 +23,10 @@ type Options struct {
 	History int
 	// SnapshotEvery is how many events pass between snapshots. Default 10,000.
 	SnapshotEvery uint64
-	Logger        *slog.Logger
+	// SnapshotInterval is the longest time between snapshots while events
+	// arrive. Default 10 minutes; negative disables it.
+	SnapshotInterval time.Duration
+	Logger           *slog.Logger
 }
 
 // Projection is the live state of the cluster, fed by the log. It is safe for
@@ -52,6 +56,9 @@ func New(opts Options) *Projection {
 	if opts.SnapshotEvery == 0 {
 		opts.SnapshotEvery = 10000
 	}
+	if opts.SnapshotInterval == 0 {
+		opts.SnapshotInterval = 10 * time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -77,27 +84,74 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			p.log.Warn("snapshot unusable, replaying the whole log", "err", err)
 		}
 	}
-	target, err := log.LastSeq(ctx)
+	info, err := log.Stream().Info(ctx)
 	if err != nil {
 		return fmt.Errorf("projection: %w", err)
+	}
+	target := info.State.LastSeq
+	if first := info.State.FirstSeq; first > p.Seq()+1 && info.State.LastSeq > p.Seq() {
+		// Retention dropped events this state never applied: folding what is
+		// left would build a wrong state, so refuse to serve one.
+		return fmt.Errorf("projection: the log starts at event %d but the state (from %s) ends at %d: "+
+			"events %d to %d were dropped by retention before a snapshot covered them",
+			first, snapshotName(p.Seq()), p.Seq(), p.Seq()+1, first-1)
 	}
 	if p.Seq() >= target {
 		p.markReady()
 	}
-	lastSnap := p.Seq()
+	lastSnap, lastSnapAt := p.Seq(), time.Now()
+	var snapMu sync.Mutex
+	snapshot := func() {
+		snapMu.Lock()
+		seq := p.Seq()
+		due := seq > lastSnap
+		if due {
+			lastSnap, lastSnapAt = seq, time.Now()
+		}
+		snapMu.Unlock()
+		if due {
+			p.saveSnapshot(ctx, snaps) // outside the lock: applying goes on meanwhile
+		}
+	}
+	if snaps != nil && p.opts.SnapshotInterval > 0 {
+		// A quiet log still gets snapshots, so that retention by age never
+		// drops events that no snapshot covers.
+		go func() {
+			t := time.NewTicker(p.opts.SnapshotInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					snapMu.Lock()
+					due := time.Since(lastSnapAt) >= p.opts.SnapshotInterval
+					snapMu.Unlock()
+					if due {
+						snapshot()
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
 		p.Apply(ev)
 		seq := ev.Seq
 		if seq >= target {
 			p.markReady()
 		}
-		if snaps != nil && seq-lastSnap >= p.opts.SnapshotEvery {
-			lastSnap = seq
-			p.saveSnapshot(ctx, snaps)
+		snapMu.Lock()
+		due := snaps != nil && seq-lastSnap >= p.opts.SnapshotEvery
+		snapMu.Unlock()
+		if due {
+			snapshot()
 		}
 		return nil
 	})
-	if snaps != nil && p.Seq() > lastSnap {
+	snapMu.Lock()
+	final := snaps != nil && p.Seq() > lastSnap
+	snapMu.Unlock()
+	if final {
 		// Save what we have for the next start; ctx is done, so use a fresh one.
 		p.saveSnapshot(context.WithoutCancel(ctx), snaps)
 	}
@@ -105,6 +159,13 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 		return nil
 	}
 	return err
+}
+
+func snapshotName(seq uint64) string {
+	if seq == 0 {
+		return "the empty state"
+	}
+	return fmt.Sprintf("the snapshot at %d", seq)
 }
 
 func (p *Projection) saveSnapshot(ctx context.Context, snaps *Snapshots) {
