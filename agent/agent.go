@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wakehq/wake/agent/image"
+	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
 	"github.com/wakehq/wake/agent/runtime"
 	"github.com/wakehq/wake/agent/runtime/libct"
@@ -154,6 +155,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.heartbeat(ctx) })
 	g.Go(func() error { return a.pods(ctx) })
+	g.Go(func() error { return a.logServer().Run(ctx) })
 	err = g.Wait()
 	a.wg.Wait()
 	return err
@@ -322,3 +324,12 @@ func (a *Agent) catchUp(ctx context.Context) error {
 }
 
 func isConflict(err error) bool { return errors.Is(err, events.ErrConflict) }
+
+// logServer answers `kubectl logs` for the node's containers on NATS
+// (agent/logs), on the event log's connection.
+func (a *Agent) logServer() *logs.Server {
+	return &logs.Server{
+		NC: a.cfg.Log.JetStream().Conn(), Node: a.cfg.NodeName, PodsDir: a.dir("pods"),
+		Logger: a.log,
+	}
+}

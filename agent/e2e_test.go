@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	ti "github.com/wakehq/wake/agent/internal/testimage"
+	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
 	"github.com/wakehq/wake/agent/runtime/libct"
 	"github.com/wakehq/wake/events"
@@ -500,7 +501,7 @@ func TestConfigEnvVolumesAndInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := string(b)
+	out := string(logs.Content(b))
 	for _, want := range []string{"== /cfg/file.txt 644\nfrom a configmap", "== /sec/token 400\ns3cret", "== /data dir 1777", "\tcfg\n", "nameserver"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -510,7 +511,7 @@ func TestConfigEnvVolumesAndInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out = string(b)
+	out = string(logs.Content(b))
 	for _, want := range []string{`"GREETING=hello"`, `"TOKEN=s3cret"`, `"BOTH=hello-s3cret"`, `"POD=cfg"`, `"CM_greeting=hello"`, `"WAKE_TEST=1"`, `"cwd":"/data"`, `"args":["/bin/tool","inspect"]`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect output lacks %s:\n%s", want, out)

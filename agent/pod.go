@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/wakehq/wake/agent/image"
+	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/runtime"
 	"github.com/wakehq/wake/agent/runtime/libct"
 	"github.com/wakehq/wake/events"
@@ -469,7 +470,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		cs.restarts++
 		cs.backoff = nextBackoff(cs.backoff, w.a.cfg.BackoffBase, w.a.cfg.BackoffMax)
 		cs.retryAt = now.Add(cs.backoff)
-		os.Remove(w.logPath(cs.name, cs.attempt-1)) // keep this attempt's and the previous one's
+		logs.Remove(w.logPath(cs.name, cs.attempt-1)) // keep this attempt's and the previous one's
 	}
 	cs.attempt++
 	spec.ID = containerID(w.uid, c.Name, cs.attempt)
@@ -501,7 +502,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 }
 
 func (w *podWorker) logPath(name string, attempt int) string {
-	return filepath.Join(w.podDir(), "logs", name, strconv.Itoa(attempt)+".log")
+	return logs.Path(w.a.dir("pods"), w.uid, name, attempt)
 }
 
 // watchExit wakes the worker when the container exits.

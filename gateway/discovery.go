@@ -72,6 +72,9 @@ func buildDiscovery() discoveryDocs {
 					Name: k.Resource + "/scale", Namespaced: k.Namespaced, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: metav1.Verbs{"get", "patch", "update"},
 				})
 			}
+			if k.Group == "" && k.Resource == "pods" {
+				list.APIResources = append(list.APIResources, metav1.APIResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: metav1.Verbs{"get"}})
+			}
 			if k.Kind == "Namespace" {
 				list.APIResources = append(list.APIResources, metav1.APIResource{Name: "namespaces/finalize", Kind: "Namespace", Verbs: metav1.Verbs{"update"}})
 			}

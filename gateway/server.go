@@ -152,6 +152,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, group, ve
 		writeError(w, r, err, t.gr(), t.name)
 		return
 	}
+	if t.subresource == "log" { // a stream, possibly endless: no request timeout
+		if err := s.podLog(w, r, t); err != nil {
+			writeError(w, r, err, t.gr(), t.name)
+		}
+		return
+	}
 	v := verb(r, t)
 	if v != "watch" {
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout(r))

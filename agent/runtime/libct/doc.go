@@ -15,16 +15,20 @@
 // capability set, runc's masked and read-only paths, and libcontainer's own
 // guarantees that no agent file descriptor reaches the container.
 //
-// Stdout and stderr are the log file itself (O_APPEND), not pipes, so a
+// Stdout and stderr are pipes to a log shim (logshim.go, agent/logs): a
+// process of its own that writes the CRI log format and rotates, so a
 // container keeps running and logging when the agent exits; a new Runtime
 // on the same state directory re-adopts it with libcontainer.Load. Only the
 // runtime instance that created a container is its parent and sees its
-// exit code; after a restart the exit is observed by polling and the code
-// is reported as unknown (ExitStatus.CodeUnknown), like the kubelet's
-// ContainerStatusUnknown. A per-container shim would remove that limit.
+// exit code (reported once the shim has written everything); after a
+// restart the exit is observed by polling and the code is reported as
+// unknown (ExitStatus.CodeUnknown), like the kubelet's
+// ContainerStatusUnknown. A shim that also waits for the container would
+// remove that limit.
 //
-// The process that uses this package must call libcontainer.Init when run
-// with the "init" argument (see Init), and import
+// The process that uses this package must call Init first thing (it
+// becomes the container's init with the "init" argument, the log shim with
+// logs.ShimArg), and import
 // github.com/opencontainers/runc/libcontainer/nsenter, which this package
 // does.
 package libct

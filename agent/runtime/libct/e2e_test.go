@@ -18,6 +18,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/runtime"
 )
 
@@ -124,7 +125,7 @@ func inspect(t *testing.T, mutate func(*runtime.ContainerSpec)) map[string]any {
 		t.Fatal(err)
 	}
 	var out map[string]any
-	if err := json.Unmarshal(log, &out); err != nil {
+	if err := json.Unmarshal(logs.Content(log), &out); err != nil {
 		t.Fatalf("inspect output %q: %v", log, err)
 	}
 	return out
@@ -149,14 +150,15 @@ func TestSecurityDefaults(t *testing.T) {
 	if got["cwd"] != "/tmp" || got["hostname"] != "inspect" {
 		t.Errorf("cwd %v hostname %v", got["cwd"], got["hostname"])
 	}
-	// No agent descriptor leaks in: 0-2 are /dev/null and the log; the
+	// No agent descriptor leaks in: 0-2 are /dev/null and the log shim's
+	// pipes; the
 	// others are the tool's own (the directory it is reading, and the cgroup
 	// CPU files Go's runtime keeps open to size GOMAXPROCS, and its
 	// netpoller's epoll and eventfd).
 	for fd, target := range got["fds"].(map[string]any) {
 		switch fd {
 		case "0", "1", "2":
-			if target != "/dev/null" && !strings.HasSuffix(target.(string), "inspect.log") {
+			if target != "/dev/null" && !strings.HasPrefix(target.(string), "pipe:") {
 				t.Errorf("fd %s → %v", fd, target)
 			}
 		default:

@@ -15,8 +15,8 @@ import (
 	_ "github.com/opencontainers/cgroups/devices" // device rules for the cgroupfs manager
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go in "init"
-	"golang.org/x/sys/unix"
 
+	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/runtime"
 )
 
@@ -28,6 +28,9 @@ var _ runtime.Runtime = (*Runtime)(nil)
 func Init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init() // does not return
+	}
+	if len(os.Args) > 1 && os.Args[1] == logs.ShimArg {
+		os.Exit(logs.RunShim(os.Args[2:])) // the container's log writer (logshim.go)
 	}
 }
 
@@ -47,6 +50,7 @@ type container struct {
 	lc   *libcontainer.Container // nil if the state could not be loaded
 	proc *libcontainer.Process   // nil for adopted containers
 	done chan struct{}           // closed once the exit is known (own children)
+	logs <-chan struct{}         // closed when the log shim has written everything (own children)
 }
 
 // meta is the runtime's own record of a container (meta.json).
@@ -144,15 +148,17 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	if c.lc, err = libcontainer.Create(r.libctRoot(), spec.ID, cfg); err != nil {
 		return fmt.Errorf("create container %s: %w", spec.ID, err)
 	}
-	logf, err := os.OpenFile(spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o640)
+	stdout, stderr, logsDone, err := startLogShim(spec.LogPath)
 	if err != nil {
 		return fmt.Errorf("container log: %w", err)
 	}
-	defer logf.Close() // the container holds its own descriptors
+	defer stdout.Close() // the container holds its own descriptors
+	defer stderr.Close()
+	c.logs = logsDone
 	c.proc = &libcontainer.Process{
 		Args: spec.Args, Env: spec.Env, Cwd: cfgCwd(spec.Cwd),
 		UID: int(spec.UID), GID: int(spec.GID),
-		Stdout: logf, Stderr: logf, // *os.File: passed as fds, no copying goroutine
+		Stdout: stdout, Stderr: stderr, // *os.File: passed as fds, no copying goroutine here
 		Init: true,
 	}
 	if err := c.lc.Start(c.proc); err != nil {
@@ -180,6 +186,12 @@ func cfgCwd(cwd string) string {
 // can be read.
 func (r *Runtime) reap(c *container, p *libcontainer.Process, done chan struct{}) {
 	ps, err := p.Wait()
+	if c.logs != nil { // the exit is reported once the log is complete (bounded: a daemon may keep the pipes)
+		select {
+		case <-c.logs:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	exit := runtime.ExitStatus{}
 	if ps == nil {
 		exit.CodeUnknown = true
