@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/wakehq/wake/events"
 )
@@ -23,6 +25,12 @@ func BuildObject(ev events.Event) (*Object, error) {
 	if !json.Valid(ev.Data) {
 		return nil, errors.New("data is not valid JSON")
 	}
+	return buildValid(ev)
+}
+
+// buildValid is BuildObject for data already known to be valid JSON (as
+// events.Decode leaves it): the splicing below relies on that.
+func buildValid(ev events.Event) (*Object, error) {
 	top, ok := members(ev.Data)
 	if !ok {
 		return nil, errors.New("data is not a JSON object")
@@ -35,33 +43,129 @@ func BuildObject(ev events.Event) (*Object, error) {
 	if !found || !ok {
 		return nil, errors.New("data has no metadata object")
 	}
-	var m struct {
-		Name      string            `json:"name"`
-		Namespace string            `json:"namespace"`
-		UID       string            `json:"uid"`
-		Labels    map[string]string `json:"labels"`
-	}
-	if err := json.Unmarshal(metaVal, &m); err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+	m, ok := fastMeta(meta)
+	if !ok {
+		m = objectMeta{}
+		if err := json.Unmarshal(metaVal, &m); err != nil {
+			return nil, fmt.Errorf("metadata: %w", err)
+		}
 	}
 	if m.Name != ev.Ref.Name || m.Namespace != ev.Ref.Namespace {
 		return nil, fmt.Errorf("data names %s/%s, not the event's object", m.Namespace, m.Name)
 	}
 	meta = set(meta, "resourceVersion", []byte(strconv.Quote(strconv.FormatUint(ev.Seq, 10))))
-	var metaBuf bytes.Buffer
-	metaBuf.Grow(len(metaVal) + 32)
-	writeMembers(&metaBuf, meta)
-	top = set(top, "metadata", metaBuf.Bytes())
 	var out bytes.Buffer
 	out.Grow(len(ev.Data) + 32)
-	writeMembers(&out, top)
+	writeObject(&out, top, "metadata", meta)
 	return &Object{Ref: ev.Ref, Seq: ev.Seq, Raw: out.Bytes(), UID: m.UID, Labels: m.Labels}, nil
+}
+
+// objectMeta is what the fold reads from an object's metadata.
+type objectMeta struct {
+	Name      string            `json:"name"`
+	Namespace string            `json:"namespace"`
+	UID       string            `json:"uid"`
+	Labels    map[string]string `json:"labels"`
+}
+
+// fastMeta reads objectMeta from metadata's members (valid JSON) as
+// json.Unmarshal would, for the common shape: each field under its exact
+// name at most once (duplicates were merged by members, and Unmarshal
+// merges duplicate labels objects), strings and a labels object of
+// strings, or null. ok is false for anything else (a key matching a
+// field only case-insensitively, another type): Unmarshal decides those.
+func fastMeta(meta []member) (m objectMeta, ok bool) {
+	for _, mb := range meta {
+		var dst *string
+		switch mb.key {
+		case "name":
+			dst = &m.Name
+		case "namespace":
+			dst = &m.Namespace
+		case "uid":
+			dst = &m.UID
+		case "labels":
+			if mb.dup || !fastLabels(mb.value, &m.Labels) {
+				return m, false
+			}
+			continue
+		default:
+			if mb.dup || foldsToField(mb.key) {
+				return m, false
+			}
+			continue
+		}
+		if mb.dup || !fastString(mb.value, dst) {
+			return m, false
+		}
+	}
+	return m, true
+}
+
+// foldsToField reports whether Unmarshal would store key in an objectMeta
+// field although it is not the field's exact name.
+func foldsToField(key string) bool {
+	for _, f := range [...]string{"name", "namespace", "uid", "labels"} {
+		if len(key) == len(f) && strings.EqualFold(key, f) {
+			return true
+		}
+	}
+	// Unicode folding (the Kelvin sign folds to k, ſ to s) can match keys
+	// of other lengths: leave any non-ASCII key to Unmarshal.
+	for i := 0; i < len(key); i++ {
+		if key[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// fastString stores a JSON string or null in dst as Unmarshal does; false
+// for other values and for strings needing unescaping or UTF-8 repair.
+func fastString(v []byte, dst *string) bool {
+	if string(v) == "null" {
+		return true // Unmarshal leaves the field as it is
+	}
+	if len(v) < 2 || v[0] != '"' {
+		return false
+	}
+	body := v[1 : len(v)-1]
+	for _, c := range body {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	*dst = string(body)
+	return true
+}
+
+// fastLabels stores a labels object of strings, or null, as Unmarshal does.
+func fastLabels(v []byte, dst *map[string]string) bool {
+	if string(v) == "null" {
+		*dst = nil
+		return true
+	}
+	ms, ok := members(v)
+	if !ok {
+		return false
+	}
+	labels := make(map[string]string, len(ms))
+	for _, mb := range ms {
+		var s string
+		if string(mb.value) == "null" || !fastString(mb.value, &s) {
+			return false // null and other values: Unmarshal decides
+		}
+		labels[mb.key] = s
+	}
+	*dst = labels
+	return true
 }
 
 // member is one key and raw value of a JSON object.
 type member struct {
 	key   string
 	value []byte
+	dup   bool // the key occurred more than once; value is the last
 }
 
 // members splits valid JSON holding an object into its members, the last of
@@ -72,7 +176,7 @@ func members(b []byte) ([]member, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
-	var out []member
+	out := make([]member, 0, 8)
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return out, true
@@ -82,8 +186,11 @@ func members(b []byte) ([]member, bool) {
 		if end < 0 {
 			return nil, false
 		}
-		key := string(b[i+1 : end-1])
-		if !plainKey(key) {
+		key, common := commonKeys[string(b[i+1:end-1])]
+		if !common {
+			key = string(b[i+1 : end-1])
+		}
+		if !common && !plainKey(key) {
 			if err := json.Unmarshal(b[i:end], &key); err != nil {
 				return nil, false
 			}
@@ -112,10 +219,11 @@ func set(ms []member, key string, value []byte) []member {
 	for i := range ms {
 		if ms[i].key == key {
 			ms[i].value = value
+			ms[i].dup = true
 			return ms
 		}
 	}
-	return append(ms, member{key, value})
+	return append(ms, member{key: key, value: value})
 }
 
 func lookup(ms []member, key string) ([]byte, bool) {
@@ -128,7 +236,11 @@ func lookup(ms []member, key string) ([]byte, bool) {
 }
 
 // writeMembers writes members as encoding/json writes a map[string]RawMessage.
-func writeMembers(buf *bytes.Buffer, ms []member) {
+func writeMembers(buf *bytes.Buffer, ms []member) { writeObject(buf, ms, "", nil) }
+
+// writeObject is writeMembers with the value of member key (if any) written
+// as the object of inner, in the same form.
+func writeObject(buf *bytes.Buffer, ms []member, key string, inner []member) {
 	slices.SortFunc(ms, func(a, b member) int {
 		switch {
 		case a.key < b.key:
@@ -152,6 +264,10 @@ func writeMembers(buf *bytes.Buffer, ms []member) {
 			buf.Write(k)
 		}
 		buf.WriteByte(':')
+		if inner != nil && m.key == key {
+			writeMembers(buf, inner)
+			continue
+		}
 		writeValue(buf, m.value)
 	}
 	buf.WriteByte('}')
@@ -200,20 +316,40 @@ func skipSpace(b []byte, i int) int {
 }
 
 // stringEnd returns the index after the string starting at b[i], or -1.
+// A quote ends the string unless an odd run of backslashes precedes it.
 func stringEnd(b []byte, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
 		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
-	return -1
 }
+
+// commonKeys are keys most objects have, kept as strings so that
+// splitting an object does not allocate them again.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"apiVersion", "kind", "metadata", "spec", "status", "data", "binaryData",
+		"name", "namespace", "uid", "labels", "annotations", "resourceVersion", "generation",
+		"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
+		"finalizers", "managedFields", "generateName", "app"} {
+		m[k] = k
+	}
+	return m
+}()
 
 // valueEnd returns the index after the valid JSON value starting at b[i].
 func valueEnd(b []byte, i int) int {

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"maps"
 	"testing"
 
 	"github.com/wakehq/wake/events"
@@ -18,6 +19,15 @@ var buildSeeds = []string{
 	`{"metadata":{"name":"a","namespace":"default"},"metadata":{"name":"a","namespace":"default","labels":{"dup":"last"}}}`,
 	`{"metadata":{"name":"a","namespace":"default","na\u006de":"a"},"\u00e9t\u00e9":1,"<html>":true}`,
 	`{"metadata":{"Name":"a","namespace":"default"}}`,
+	`{"metadata":{"name":"a","namespace":"default","labels":{"a":"1"},"labels":{"b":"2"}}}`,
+	`{"metadata":{"name":"a","namespace":"default","LABELS":{"a":"1"},"uid":"x","UID":"y"}}`,
+	`{"metadata":{"name":"a","namespace":"default","labels":{"a":null,"b":"\u00e9\ud800","c":"\xff"}}}`,
+	`{"metadata":{"name":"a","namespace":"default","labels":{}, "uid":null}}`,
+	`{"metadata":{"name":"a","namespace":"default","labels":null}}`,
+	`{"metadata":{"name":"a","namespace":"default","labels":{"a":1}}}`,
+	`{"metadata":{"name":"a","namespace":"default","uid":7}}`,
+	`{"metadata":{"name":"a","namespace":"default","\u017fid":"kelvin"}}`,
+	"{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"uid\":\"\xff\xfe\"}}",
 	`{"metadata":null}`, `{"metadata":"x"}`, `[1]`, `not json`, `{"metadata":{"name":"a","namespace":"default"},"spec":[1,2,{"a":[]}],"n":-1.5e3}`,
 }
 
@@ -45,7 +55,7 @@ func checkBuild(t *testing.T, data string) {
 	if wantErr != nil {
 		return
 	}
-	if !bytes.Equal(got.Raw, want.Raw) || got.UID != want.UID || len(got.Labels) != len(want.Labels) {
+	if !bytes.Equal(got.Raw, want.Raw) || got.UID != want.UID || !maps.Equal(got.Labels, want.Labels) || (got.Labels == nil) != (want.Labels == nil) {
 		t.Fatalf("%q:\nfast      %s\nreference %s", data, got.Raw, want.Raw)
 	}
 }

@@ -135,7 +135,7 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 		}()
 	}
 	err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
-		p.Apply(ev)
+		p.apply(PrepareDecoded(ev)) // Subscribe's events come from events.Decode
 		seq := ev.Seq
 		if seq >= target {
 			p.markReady()
@@ -193,12 +193,14 @@ func (p *Projection) Ready() <-chan struct{} { return p.ready }
 
 // Apply folds one event and wakes waiters and watchers. An event the fold
 // refuses is logged and skipped (every replica skips it alike).
-func (p *Projection) Apply(ev events.Event) {
+func (p *Projection) Apply(ev events.Event) { p.apply(Prepare(ev)) }
+
+func (p *Projection) apply(prep Prepared) {
 	p.mu.Lock()
-	ch, err := p.state.Apply(ev)
+	ch, err := p.state.ApplyPrepared(prep)
 	if err != nil {
 		p.skipped++
-		p.log.Error("event skipped by projection", "seq", ev.Seq, "err", err)
+		p.log.Error("event skipped by projection", "seq", prep.Event.Seq, "err", err)
 	} else {
 		p.record(ch)
 	}

@@ -60,11 +60,41 @@ func (s *State) Seq() uint64 { return s.seq }
 // Len is the number of live objects.
 func (s *State) Len() int { return s.count }
 
+// Prepared is an event with its object built: the part of applying an
+// event that depends on the event alone, so it may run on any goroutine,
+// ahead of the ordered fold (see State.ApplyPrepared).
+type Prepared struct {
+	Event  events.Event
+	Object *Object
+	Err    error // why BuildObject refused the event's data
+}
+
+// Prepare builds ev's object. It is pure: callers may prepare many events
+// concurrently and apply them in stream order.
+func Prepare(ev events.Event) Prepared {
+	obj, err := BuildObject(ev)
+	return Prepared{Event: ev, Object: obj, Err: err}
+}
+
+// PrepareDecoded is Prepare for an event returned by events.Decode, which
+// has already checked that its data is valid JSON: that check is not
+// repeated. Events from anywhere else must go through Prepare.
+func PrepareDecoded(ev events.Event) Prepared {
+	obj, err := buildValid(ev)
+	return Prepared{Event: ev, Object: obj, Err: err}
+}
+
 // Apply folds one event into the state. Events must come in stream order. An
 // event that cannot be applied (malformed data, data naming another object)
 // moves the sequence on and changes nothing else, so every replica skips it
 // alike; the error says why.
 func (s *State) Apply(ev events.Event) (Change, error) {
+	return s.ApplyPrepared(Prepare(ev))
+}
+
+// ApplyPrepared folds one prepared event into the state, as Apply does.
+func (s *State) ApplyPrepared(p Prepared) (Change, error) {
+	ev := p.Event
 	if ev.Seq <= s.seq {
 		return Change{}, fmt.Errorf("event %d applied out of order after %d", ev.Seq, s.seq)
 	}
@@ -72,7 +102,7 @@ func (s *State) Apply(ev events.Event) (Change, error) {
 	rk := resourceKey{ev.Ref.Group, ev.Ref.Resource}
 	ok := objectKey{ev.Ref.Namespace, ev.Ref.Name}
 	prev := s.objects[rk][ok]
-	obj, err := BuildObject(ev)
+	obj, err := p.Object, p.Err
 	if err != nil {
 		return Change{}, fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Ref, err)
 	}

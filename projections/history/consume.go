@@ -29,6 +29,12 @@ var errStop = errors.New("stop")
 // consumer (no acks, in memory, deleted at the end). With headersOnly the
 // server sends the headers without the data.
 func consume(ctx context.Context, log *events.Log, filter string, from, to uint64, headersOnly bool, fn func(rawMsg) error) error {
+	return consumeOn(ctx, log, log.JetStream().Conn(), filter, from, to, headersOnly, fn)
+}
+
+// consumeOn is consume with the messages pulled over nc (log's connection
+// or another to the same account): the consumer is managed through log.
+func consumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter string, from, to uint64, headersOnly bool, fn func(rawMsg) error) error {
 	from = max(from, 1)
 	if from > to {
 		return nil
@@ -55,16 +61,19 @@ func consume(ctx context.Context, log *events.Log, filter string, from, to uint6
 		return fmt.Errorf("read from %d: %w", from, err)
 	}
 	name := cons.CachedInfo().Name
-	nc := log.JetStream().Conn()
 	defer func() {
-		if nc.IsClosed() {
+		if log.JetStream().Conn().IsClosed() {
 			return
 		}
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = log.Stream().DeleteConsumer(dctx, name)
 	}()
-	inbox := nc.NewRespInbox()
+	// Not a response inbox: messages a consumer delivers keep their own
+	// subject, and the connection's response handler would take one for
+	// the answer to a request made meanwhile (nats.go hands an answer it
+	// cannot place to the only request waiting).
+	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
@@ -73,58 +82,76 @@ func consume(ctx context.Context, log *events.Log, filter string, from, to uint6
 	sub.SetPendingLimits(-1, -1)
 	next := "$JS.API.CONSUMER.MSG.NEXT." + events.StreamName + "." + name
 	var delivered uint64
-	for {
-		want := pullBatch
-		if left := to - from + 1; left < uint64(want) {
-			want = int(left) // the consumer may also see later subjects: only a bound
+	// Two requests are kept outstanding: the next is asked for when half
+	// of the one before has arrived, so the server gathers messages while
+	// the client parses the ones it has. The server answers them in order.
+	total := to - from + 1 // at most this many messages match
+	var asked uint64
+	var outstanding []uint64 // messages still due per request, oldest first
+	ask := func() error {
+		want := min(uint64(pullBatch), total-asked)
+		if want == 0 {
+			return nil
 		}
+		asked += want
+		outstanding = append(outstanding, want)
 		req, _ := json.Marshal(map[string]any{"batch": want, "no_wait": true})
 		if err := nc.PublishMsg(&nats.Msg{Subject: next, Reply: inbox, Data: req}); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		got := 0
-		for got < want {
-			m, err := sub.NextMsgWithContext(ctx)
-			if err != nil {
-				return fmt.Errorf("read: %w", err)
-			}
-			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-				switch m.Header.Get("Status") {
-				case "404", "408": // nothing more now
-					return nil
-				case "409":
-					if strings.Contains(m.Header.Get("Description"), "Exceeded MaxRequest") {
-						return fmt.Errorf("read: %s", m.Header.Get("Description"))
-					}
-					return nil
-				default:
-					return fmt.Errorf("read: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+		return nil
+	}
+	if err := ask(); err != nil {
+		return err
+	}
+	for len(outstanding) > 0 {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			switch m.Header.Get("Status") {
+			case "404", "408": // nothing more now
+				return nil
+			case "409":
+				if strings.Contains(m.Header.Get("Description"), "Exceeded MaxRequest") {
+					return fmt.Errorf("read: %s", m.Header.Get("Description"))
 				}
+				return nil
+			default:
+				return fmt.Errorf("read: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
 			}
-			got++
-			seq, dseq, ts, pending, err := ackMeta(m.Reply)
-			if err != nil {
+		}
+		if outstanding[0]--; outstanding[0] == 0 {
+			outstanding = outstanding[1:]
+		}
+		if len(outstanding) == 1 && outstanding[0] <= pullBatch/2 {
+			if err := ask(); err != nil {
 				return err
 			}
-			if dseq != delivered+1 {
-				return fmt.Errorf("read: message %d of the consumer was not delivered (got %d)", delivered+1, dseq)
-			}
-			delivered = dseq
-			if seq > to {
+		}
+		seq, dseq, ts, pending, err := ackMeta(m.Reply)
+		if err != nil {
+			return err
+		}
+		if dseq != delivered+1 {
+			return fmt.Errorf("read: message %d of the consumer was not delivered (got %d)", delivered+1, dseq)
+		}
+		delivered = dseq
+		if seq > to {
+			return nil
+		}
+		if err := fn(rawMsg{Subject: m.Subject, Seq: seq, Time: ts, Header: m.Header, Data: m.Data}); err != nil {
+			if errors.Is(err, errStop) {
 				return nil
 			}
-			if err := fn(rawMsg{Subject: m.Subject, Seq: seq, Time: ts, Header: m.Header, Data: m.Data}); err != nil {
-				if errors.Is(err, errStop) {
-					return nil
-				}
-				return err
-			}
-			if seq == to || pending == 0 {
-				return nil
-			}
-			from = seq + 1
+			return err
+		}
+		if seq == to || pending == 0 {
+			return nil
 		}
 	}
+	return nil
 }
 
 // ackMeta reads the stream sequence, delivery sequence, time and pending
@@ -132,12 +159,23 @@ func consume(ctx context.Context, log *events.Log, filter string, from, to uint6
 // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> or
 // $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>[.<token>].
 func ackMeta(reply string) (seq, dseq uint64, ts time.Time, pending uint64, err error) {
-	tok := strings.Split(reply, ".")
+	// The first 11 tokens, without allocating: this runs for every message.
+	n := strings.Count(reply, ".") + 1
+	var tok [11]string
+	rest := reply
+	for k := range min(n, len(tok)) {
+		j := strings.IndexByte(rest, '.')
+		if j < 0 {
+			tok[k] = rest
+			break
+		}
+		tok[k], rest = rest[:j], rest[j+1:]
+	}
 	var i int
 	switch {
-	case len(tok) == 9 && tok[0] == "$JS" && tok[1] == "ACK":
+	case n == 9 && tok[0] == "$JS" && tok[1] == "ACK":
 		i = 5
-	case len(tok) >= 11 && tok[0] == "$JS" && tok[1] == "ACK":
+	case n >= 11 && tok[0] == "$JS" && tok[1] == "ACK":
 		i = 7
 	default:
 		return 0, 0, time.Time{}, 0, fmt.Errorf("read: not a consumer message (reply %q)", reply)

@@ -23,8 +23,8 @@ func Replay(ctx context.Context, log *events.Log, base *projections.State, to ui
 	if base.Seq() == 0 && first > 1 {
 		return nil, 0, fmt.Errorf("%w: events 1 to %d were discarded; replay from a snapshot", ErrBeyondRetention, first-1)
 	}
-	err = Scan(ctx, log, "", base.Seq()+1, to, func(ev events.Event) error {
-		if _, err := base.Apply(ev); err != nil {
+	err = scanPrepared(ctx, log, "", base.Seq()+1, to, func(p projections.Prepared) error {
+		if _, err := base.ApplyPrepared(p); err != nil {
 			skipped++
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wakehq/wake/events"
@@ -77,7 +78,10 @@ const revisionChunk = 1024
 // go to a worker with their predecessor, so reading and diffing overlap on
 // all cores. Each message's headers are read for what a revision shows
 // (see revisionOf), not through a full events.Decode: the data is only
-// split into members, never decoded.
+// split into members, never decoded. A long range is read in two halves
+// over two connections (scanSplit). Without After, a history of at least
+// cacheMin revisions is kept and later continued from where it ended
+// (see cached); callers must not modify the Revisions they get.
 func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Options) (*History, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
@@ -88,6 +92,11 @@ func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Option
 	}
 	if opts.Upto != 0 && opts.Upto < last {
 		last = opts.Upto
+	}
+	if opts.After == 0 {
+		if h, ok, err := fromCache(ctx, log, ref, opts, first, last); ok || err != nil {
+			return h, err
+		}
 	}
 	h := &History{Ref: ref, FirstRetained: first}
 	if opts.After > 0 {
@@ -118,14 +127,15 @@ func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Option
 		prev, msgs = &batch[len(batch)-1], nil
 	}
 	var lastData []byte
-	err = scan(ctx, log, ref.Subject(), opts.After+1, last, func(m rawMsg) error {
+	add := func(m rawMsg) error {
 		msgs = append(msgs, m)
 		lastData = m.Data
 		if opts.Limit == 0 && len(msgs) == revisionChunk {
 			flush()
 		}
 		return nil
-	})
+	}
+	err = scanSplit(ctx, log, ref.Subject(), opts.After+1, last, add)
 	if err != nil {
 		_ = g.Wait()
 		return nil, err
@@ -149,10 +159,53 @@ func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Option
 		h.Revisions = append(h.Revisions, c...)
 	}
 	h.last = lastData
+	if opts.After == 0 && !h.Truncated && len(h.Revisions) >= cacheMin && prev != nil {
+		cachePut(cacheKey{log, ref}, &cached{first: first, upto: last, revs: h.Revisions, last: *prev})
+	}
 	if len(h.Revisions) == 0 && !h.Truncated {
 		return nil, fmt.Errorf("%w: no retained events for %s", events.ErrNotFound, ref)
 	}
 	return h, nil
+}
+
+// splitMin is the shortest range of sequences a history reads in two
+// halves at once (see scanSplit).
+const splitMin = 4096
+
+// scanSplit is scan, reading the second half of a long range over a
+// second connection while fn takes the first half: a client parses
+// headers on one goroutine per connection, the larger part of reading.
+// fn sees every message in order; it must not stop the read early.
+func scanSplit(ctx context.Context, log *events.Log, filter string, from, to uint64, fn func(rawMsg) error) error {
+	conn2, ok := (*nats.Conn)(nil), false
+	if to >= from && to-from+1 >= splitMin && runtime.GOMAXPROCS(0) > 1 {
+		conn2, ok = sharedReader(log)
+	}
+	if !ok {
+		return scan(ctx, log, filter, from, to, fn)
+	}
+	mid := from + (to-from)/2
+	var late []rawMsg
+	lateErr := make(chan error, 1)
+	go func() {
+		lateErr <- consumeOn(ctx, log, conn2, filter, mid+1, to, false, func(m rawMsg) error {
+			late = append(late, m)
+			return nil
+		})
+	}()
+	err := scan(ctx, log, filter, from, mid, fn)
+	if err2 := <-lateErr; err == nil {
+		err = err2
+	}
+	if err != nil {
+		return err
+	}
+	for _, m := range late {
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // diffChunk fills out with the revisions of msgs, prev being the message
