@@ -158,6 +158,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, group, ve
 		}
 		return
 	}
+	if t.subresource == "exec" { // an interactive session: no request timeout
+		if err := s.podExec(w, r, t); err != nil {
+			writeError(w, r, err, t.gr(), t.name)
+		}
+		return
+	}
 	v := verb(r, t)
 	if v != "watch" {
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout(r))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"syscall"
 	"time"
@@ -76,6 +77,23 @@ type Execer interface {
 	// Exec runs args in container id and returns its exit code and
 	// combined output (truncated to a few KiB).
 	Exec(ctx context.Context, id string, args []string) (code int, output []byte, err error)
+}
+
+// StreamExecer runs an interactive process inside a running container
+// (kubectl exec). Runtimes that can implement it.
+type StreamExecer interface {
+	// ExecStream runs p in container id and returns its exit code once it
+	// has ended and its output is written; ctx ending kills it.
+	ExecStream(ctx context.Context, id string, p ExecProcess) (code int, err error)
+}
+
+// ExecProcess is an interactive process: nil streams are /dev/null.
+type ExecProcess struct {
+	Args           []string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Started, when set, is called once the process runs.
+	Started func()
 }
 
 // Resources are the cgroup limits of one container; zero means unlimited.

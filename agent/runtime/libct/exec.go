@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"syscall"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -73,4 +75,71 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		b.Buffer.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+var _ runtime.StreamExecer = (*Runtime)(nil)
+
+// ExecStream runs p in the running container id like Exec, connected to
+// p's streams. Stdin goes through a pipe of our own so that the end of the
+// process, not of p.Stdin, ends the wait.
+func (r *Runtime) ExecStream(ctx context.Context, id string, p runtime.ExecProcess) (int, error) {
+	c, err := r.get(id)
+	if err != nil {
+		return -1, err
+	}
+	c.mu.Lock()
+	lc, spec := c.lc, c.meta.Spec
+	c.mu.Unlock()
+	if lc == nil || len(p.Args) == 0 {
+		return -1, fmt.Errorf("%w: exec in %s", runtime.ErrState, id)
+	}
+	proc := &libcontainer.Process{
+		Args: p.Args, Env: spec.Env, Cwd: cfgCwd(spec.Cwd),
+		UID: int(spec.UID), GID: int(spec.GID),
+		Stdout: p.Stdout, Stderr: p.Stderr,
+	}
+	var stdinW *os.File
+	if p.Stdin != nil {
+		rd, wr, err := os.Pipe()
+		if err != nil {
+			return -1, err
+		}
+		defer rd.Close()
+		proc.Stdin, stdinW = rd, wr
+	}
+	if err := lc.Run(proc); err != nil {
+		if stdinW != nil {
+			stdinW.Close()
+		}
+		return -1, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	if p.Started != nil {
+		p.Started()
+	}
+	if stdinW != nil {
+		go func() {
+			io.Copy(stdinW, p.Stdin) // ends at the client's EOF or when the process is gone
+			stdinW.Close()
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			proc.Signal(syscall.SIGKILL)
+		case <-done:
+		}
+	}()
+	ps, err := proc.Wait()
+	close(done)
+	if ps == nil {
+		return -1, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ps.ExitCode(), nil
 }
