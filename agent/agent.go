@@ -16,6 +16,7 @@ import (
 	"github.com/wakehq/wake/agent/image"
 	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
+	"github.com/wakehq/wake/agent/proxy"
 	"github.com/wakehq/wake/agent/runtime"
 	"github.com/wakehq/wake/agent/runtime/libct"
 	"github.com/wakehq/wake/events"
@@ -54,6 +55,9 @@ type Config struct {
 	BackoffBase, BackoffMax time.Duration
 	Logger                  *slog.Logger
 	Now                     func() time.Time
+	// ServiceProxy programs ClusterIP and NodePort rules into the node's
+	// nftables (agent/proxy); off by default, it needs root.
+	ServiceProxy bool
 }
 
 // Agent is the node agent; see the package doc and README.md.
@@ -156,6 +160,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.heartbeat(ctx) })
 	g.Go(func() error { return a.pods(ctx) })
 	g.Go(func() error { return a.logServer().Run(ctx) })
+	if a.cfg.ServiceProxy {
+		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log})
+		g.Go(func() error {
+			// Without Service rules pods still run: report, do not stop the node.
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("service proxy stopped: ClusterIP and NodePort traffic is not forwarded on this node", "err", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return a.execServer().Run(ctx) })
 	err = g.Wait()
 	a.wg.Wait()
 	return err

@@ -59,7 +59,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	a, err := agent.New(agent.Config{
 		NodeName: *node, StateDir: *state, Log: log, View: proj,
 		PodCIDR: *podCIDR, InsecureRegistries: splitList(*insecure), ProtectedPaths: splitList(*protect),
-		Version: Version,
+		Version: Version, ServiceProxy: true,
 	})
 	if err != nil {
 		return err
@@ -98,7 +98,7 @@ func localAgent(dataDir string, log *events.Log, view *projections.Projection) r
 	host, _ := os.Hostname()
 	a, err := agent.New(agent.Config{
 		NodeName: strings.ToLower(host), StateDir: filepath.Join(dataDir, "agent"), Log: log, View: view,
-		ProtectedPaths: []string{dataDir}, Version: Version,
+		ProtectedPaths: []string{dataDir}, Version: Version, ServiceProxy: true,
 	})
 	if err != nil {
 		slog.Warn("no local agent", "err", err)
