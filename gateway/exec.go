@@ -90,7 +90,11 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request, t target) error
 		return nil
 	}
 	defer ws.Close()
-	go s.execInput(ctx, cancel, ws, conn)
+	inputDone := make(chan struct{})
+	go func() {
+		defer close(inputDone)
+		s.execInput(ctx, cancel, ws, conn)
+	}()
 	st := s.execOutput(ctx, ws, conn, req.Command)
 	if st == nil { // the client left
 		conn.Send(context.Background(), exec.Frame{Kind: exec.KindCancel})
@@ -102,6 +106,13 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request, t target) error
 	ws.SetWriteDeadline(deadline)
 	ws.WriteMessage(websocket.BinaryMessage, append([]byte{chanError}, body...))
 	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+	// Let the client answer the close before the socket goes: closing with
+	// its frames unread would reset the connection and could lose the
+	// output it has not read yet.
+	select {
+	case <-inputDone:
+	case <-time.After(2 * time.Second):
+	}
 	return nil
 }
 
