@@ -2,61 +2,15 @@ package daemonset
 
 import (
 	"bytes"
-	"encoding/json"
-	"hash/fnv"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/wakehq/wake/services/controllers/revision"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/rand"
 )
-
-// revisionPatch is what a ControllerRevision of a DaemonSet stores, as
-// upstream: the pod template as a strategic merge patch that replaces it.
-func revisionPatch(tmpl *corev1.PodTemplateSpec) []byte {
-	raw, _ := json.Marshal(tmpl)
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	m["$patch"] = "replace"
-	out, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
-	return out
-}
-
-// revisionHash is upstream's HashControllerRevision: fnv32a of the data
-// (and the collision count), safely encoded.
-func revisionHash(data []byte, collisions *int32) string {
-	h := fnv.New32a()
-	h.Write(data)
-	if collisions != nil {
-		h.Write([]byte(strconv.FormatInt(int64(*collisions), 10)))
-	}
-	return rand.SafeEncodeString(strconv.FormatInt(int64(h.Sum32()), 10))
-}
-
-// revisionName is upstream's ControllerRevisionName.
-func revisionName(prefix, hash string) string {
-	if len(prefix) > 223 {
-		prefix = prefix[:223]
-	}
-	return prefix + "-" + hash
-}
-
-// templateOf reads the pod template back from a revision.
-func templateOf(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, bool) {
-	var p struct {
-		Spec struct {
-			Template corev1.PodTemplateSpec `json:"template"`
-		} `json:"spec"`
-	}
-	if json.Unmarshal(cr.Data.Raw, &p) != nil {
-		return nil, false
-	}
-	return &p.Spec.Template, true
-}
 
 // revisions is what the controller decides about its ControllerRevisions.
 type revisions struct {
@@ -82,10 +36,10 @@ func syncRevisions(ds *appsv1.DaemonSet, history []*appsv1.ControllerRevision) r
 	if n := len(history); n > 0 {
 		next = history[n-1].Revision + 1
 	}
-	data := revisionPatch(&ds.Spec.Template)
+	data := revision.Patch(&ds.Spec.Template)
 	for {
-		r.hash = revisionHash(data, r.collisions)
-		name := revisionName(ds.Name, r.hash)
+		r.hash = revision.Hash(data, r.collisions)
+		name := revision.Name(ds.Name, r.hash)
 		var same *appsv1.ControllerRevision
 		for _, h := range history {
 			if h.Name == name {
@@ -96,7 +50,7 @@ func syncRevisions(ds *appsv1.DaemonSet, history []*appsv1.ControllerRevision) r
 		case same == nil:
 			r.update = newRevision(ds, name, data, next)
 			r.create = r.update
-		case bytes.Equal(same.Data.Raw, data) || jsonEqual(same.Data.Raw, data):
+		case bytes.Equal(same.Data.Raw, data) || revision.EqualJSON(same.Data.Raw, data):
 			r.update = same
 			if same != history[len(history)-1] {
 				bumped := same.DeepCopy()
@@ -115,16 +69,6 @@ func syncRevisions(ds *appsv1.DaemonSet, history []*appsv1.ControllerRevision) r
 		break
 	}
 	return r
-}
-
-func jsonEqual(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	ra, _ := json.Marshal(x)
-	rb, _ := json.Marshal(y)
-	return bytes.Equal(ra, rb)
 }
 
 func newRevision(ds *appsv1.DaemonSet, name string, data []byte, number int64) *appsv1.ControllerRevision {
@@ -148,7 +92,7 @@ func newRevision(ds *appsv1.DaemonSet, name string, data []byte, number int64) *
 func oldRevisions(ds *appsv1.DaemonSet, history []*appsv1.ControllerRevision, r revisions, pods []*corev1.Pod) []*appsv1.ControllerRevision {
 	used := map[string]bool{r.update.Name: true}
 	for _, p := range pods {
-		used[revisionName(ds.Name, p.Labels[appsv1.ControllerRevisionHashLabelKey])] = true
+		used[revision.Name(ds.Name, p.Labels[appsv1.ControllerRevisionHashLabelKey])] = true
 	}
 	var unused []*appsv1.ControllerRevision
 	for _, h := range history {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wakehq/wake/services/controllers/revision"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -195,7 +196,7 @@ func podFor(set *appsv1.StatefulSet, r revisions, ord int) *corev1.Pod {
 		rev = r.current
 	}
 	tmpl := &set.Spec.Template
-	if t, ok := templateOf(rev); ok && rev != r.update {
+	if t, ok := revision.Template(rev); ok && rev != r.update {
 		tmpl = t
 	}
 	tmpl = tmpl.DeepCopy()
