@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -21,13 +20,6 @@ import (
 
 // kubectl exec through a gateway, in a real container, over NATS.
 func TestExecThroughGateway(t *testing.T) {
-	if os.Getenv("WAKE_TEST_EXEC") == "" {
-		// Known bug, tracked in issue 4: about half the runs lose the command's
-		// output (the gateway receives the frames from the agent and writes
-		// them to the WebSocket, yet client-go's executor returns without
-		// them). Run with WAKE_TEST_EXEC=1 while fixing it.
-		t.Skip("kubectl exec loses output in about half the runs (known bug, issue 4); set WAKE_TEST_EXEC=1 to run")
-	}
 	h := newHarness(t)
 	gw := gateway.New(gateway.Config{Log: h.log, Projection: h.view, Tokens: gateway.Tokens{"t": {Name: "tester"}}})
 	srv := httptest.NewServer(gw.Handler())
@@ -48,13 +40,15 @@ func TestExecThroughGateway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out bytes.Buffer
-		so := remotecommand.StreamOptions{Stdout: &out, Stderr: &out}
+		// One buffer per stream: client-go copies stdout and stderr on two
+		// goroutines, and bytes.Buffer's ReadFrom is not safe to share.
+		var out, errOut bytes.Buffer
+		so := remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut}
 		if opts.Stdin {
 			so.Stdin = strings.NewReader(stdin)
 		}
 		err = ex.StreamWithContext(t.Context(), so)
-		return out.String(), err
+		return out.String() + errOut.String(), err
 	}
 	out, err := run("", corev1.PodExecOptions{Command: []string{"/bin/tool", "cat", "/etc/hosts"}, Stdout: true, Stderr: true})
 	if err != nil || !strings.Contains(out, "== /etc/hosts") {
