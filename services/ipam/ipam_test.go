@@ -12,53 +12,13 @@ import (
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
-type fakeView struct {
-	t     *testing.T
-	state *projections.State
-}
+// fakeView is the shared in-memory view.
+type fakeView struct{ *reconciletest.View }
 
-func newView(t *testing.T) *fakeView { return &fakeView{t: t, state: projections.NewState()} }
-
-func (v *fakeView) Get(ref events.Ref) (*projections.Object, bool) { return v.state.Get(ref) }
-func (v *fakeView) List(g, r, ns string) ([]*projections.Object, uint64) {
-	return v.state.List(g, r, ns), v.state.Seq()
-}
-func (v *fakeView) Seq() uint64 { return v.state.Seq() }
-
-func (v *fakeView) put(resource string, obj metav1.Object) {
-	v.t.Helper()
-	data, err := json.Marshal(obj)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	ref := events.Ref{Resource: resource, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	typ := events.ObjectCreated
-	if _, ok := v.state.Get(ref); ok {
-		typ = events.ObjectUpdated
-	}
-	v.apply(events.Event{Type: typ, Ref: ref, Data: data})
-}
-
-func (v *fakeView) apply(ev events.Event) {
-	v.t.Helper()
-	ev.Seq = v.state.Seq() + 1
-	if _, err := v.state.Apply(ev); err != nil {
-		v.t.Fatal(err)
-	}
-}
-
-func (v *fakeView) run(appends []reconcile.Append) {
-	v.t.Helper()
-	for _, a := range appends {
-		cur, ok := v.state.Get(a.Event.Ref)
-		if ok && cur.Seq != a.Expect || !ok && a.Expect != 0 {
-			v.t.Fatalf("append to %s expects %d, object is at %v", a.Event.Ref, a.Expect, cur)
-		}
-		v.apply(a.Event)
-	}
-}
+func newView(t *testing.T) *fakeView { return &fakeView{reconciletest.NewView(t)} }
 
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
@@ -120,13 +80,13 @@ func TestRepair(t *testing.T) {
 			Ports: []corev1.ServicePort{{Port: 80, NodePort: 30080}}}}
 	data, _ := json.Marshal(svc)
 	svcRef := events.Ref{Resource: "services", Namespace: "default", Name: "web"}
-	v.apply(events.Event{Type: events.ObjectCreated, Ref: svcRef, Data: data})
+	v.Apply(events.Event{Type: events.ObjectCreated, Ref: svcRef, Data: data})
 	owner := OwnerOf(svc)
 	held := IPRef(netip.MustParseAddr("10.96.0.10"))
 	orphan := IPRef(netip.MustParseAddr("10.96.0.11"))
 	port := PortRef(30080)
 	for _, ref := range []events.Ref{held, orphan, port} {
-		v.apply(Event(ref, owner, t0))
+		v.Apply(Event(ref, owner, t0))
 	}
 	tests := []struct {
 		ref  events.Ref
@@ -148,7 +108,7 @@ func TestRepair(t *testing.T) {
 		t.Fatalf("orphans %v", got)
 	}
 	// The Service is deleted (by a controller): all its records go.
-	v.apply(events.Event{Type: events.ObjectDeleted, Ref: svcRef, Data: data})
+	v.Apply(events.Event{Type: events.ObjectDeleted, Ref: svcRef, Data: data})
 	svcObj, _ := projections.BuildObject(events.Event{Ref: svcRef, Data: data})
 	keys := Keys(projections.Change{Type: projections.Deleted, Object: svcObj, Prev: svcObj})
 	if len(keys) != 2 {
@@ -159,7 +119,7 @@ func TestRepair(t *testing.T) {
 		if len(out) != 1 || out[0].Event.Type != events.ObjectDeleted {
 			t.Fatalf("%s: %v", k, out)
 		}
-		v.run(out)
+		v.Run(out)
 	}
 }
 

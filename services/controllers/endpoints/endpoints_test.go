@@ -14,53 +14,13 @@ import (
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
-type fakeView struct {
-	t     *testing.T
-	state *projections.State
-}
+// fakeView is the shared in-memory view.
+type fakeView struct{ *reconciletest.View }
 
-func newView(t *testing.T) *fakeView { return &fakeView{t: t, state: projections.NewState()} }
-
-func (v *fakeView) Get(ref events.Ref) (*projections.Object, bool) { return v.state.Get(ref) }
-func (v *fakeView) List(g, r, ns string) ([]*projections.Object, uint64) {
-	return v.state.List(g, r, ns), v.state.Seq()
-}
-func (v *fakeView) Seq() uint64 { return v.state.Seq() }
-
-func (v *fakeView) put(resource string, obj metav1.Object) {
-	v.t.Helper()
-	data, err := json.Marshal(obj)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	ref := events.Ref{Resource: resource, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	typ := events.ObjectCreated
-	if _, ok := v.state.Get(ref); ok {
-		typ = events.ObjectUpdated
-	}
-	v.apply(events.Event{Type: typ, Ref: ref, Data: data})
-}
-
-func (v *fakeView) apply(ev events.Event) {
-	v.t.Helper()
-	ev.Seq = v.state.Seq() + 1
-	if _, err := v.state.Apply(ev); err != nil {
-		v.t.Fatal(err)
-	}
-}
-
-func (v *fakeView) run(appends []reconcile.Append) {
-	v.t.Helper()
-	for _, a := range appends {
-		cur, ok := v.state.Get(a.Event.Ref)
-		if ok && cur.Seq != a.Expect || !ok && a.Expect != 0 {
-			v.t.Fatalf("append to %s expects %d, object is at %v", a.Event.Ref, a.Expect, cur)
-		}
-		v.apply(a.Event)
-	}
-}
+func newView(t *testing.T) *fakeView { return &fakeView{reconciletest.NewView(t)} }
 
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
@@ -173,9 +133,9 @@ func TestTruncation(t *testing.T) {
 		t.Fatalf("truncated %v to %d addresses (%d ready)", truncated, n, len(got[0].Addresses))
 	}
 	v := newView(t)
-	v.put("services", svc(nil))
+	v.Put("services", svc(nil))
 	for _, p := range pods {
-		v.put("pods", p)
+		v.Put("pods", p)
 	}
 	out, err := Reconcile(v, events.Ref{Resource: "services", Namespace: "default", Name: "web"}, t0)
 	if err != nil || len(out) != 1 {
@@ -201,11 +161,11 @@ func TestReconcile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v.run(out)
+		v.Run(out)
 		return out
 	}
-	v.put("services", svc(nil))
-	v.put("pods", pod("a", "10.0.0.1", true, nil))
+	v.Put("services", svc(nil))
+	v.Put("pods", pod("a", "10.0.0.1", true, nil))
 	if out := reconcileOnce(); len(out) != 1 || out[0].Event.Type != events.ObjectCreated {
 		t.Fatalf("want a creation, got %v", out)
 	}
@@ -218,7 +178,7 @@ func TestReconcile(t *testing.T) {
 	if out := reconcileOnce(); len(out) != 0 {
 		t.Fatalf("steady state appended %v", out)
 	}
-	v.put("pods", pod("a", "10.0.0.1", false, nil))
+	v.Put("pods", pod("a", "10.0.0.1", false, nil))
 	if out := reconcileOnce(); len(out) != 1 || out[0].Event.Type != events.ObjectUpdated {
 		t.Fatalf("want an update, got %v", out)
 	}
@@ -230,13 +190,13 @@ func TestReconcile(t *testing.T) {
 	}
 
 	// Selectorless: left alone.
-	v.put("services", svc(func(s *corev1.Service) { s.Spec.Selector = nil }))
+	v.Put("services", svc(func(s *corev1.Service) { s.Spec.Selector = nil }))
 	if out := reconcileOnce(); len(out) != 0 {
 		t.Fatalf("selectorless service: %v", out)
 	}
 	// Deleted: its Endpoints go.
 	so, _ := v.Get(key)
-	v.apply(events.Event{Type: events.ObjectDeleted, Ref: key, Data: so.Raw})
+	v.Apply(events.Event{Type: events.ObjectDeleted, Ref: key, Data: so.Raw})
 	if out := reconcileOnce(); len(out) != 1 || out[0].Event.Type != events.ObjectDeleted {
 		t.Fatalf("want deletion, got %v", out)
 	}
@@ -244,8 +204,8 @@ func TestReconcile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	v := newView(t)
-	v.put("services", svc(nil))
-	v.put("services", svc(func(s *corev1.Service) { s.Name = "other"; s.Spec.Selector = map[string]string{"app": "other"} }))
+	v.Put("services", svc(nil))
+	v.Put("services", svc(func(s *corev1.Service) { s.Name = "other"; s.Spec.Selector = map[string]string{"app": "other"} }))
 	p := &projections.Object{Ref: events.Ref{Resource: "pods", Namespace: "default", Name: "a"}, Labels: map[string]string{"app": "web"}}
 	got := Keys(v, projections.Change{Type: projections.Added, Object: p})
 	if len(got) != 1 || got[0].Name != "web" {

@@ -12,55 +12,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/wakehq/wake/events"
-	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
-type fakeView struct {
-	t     *testing.T
-	state *projections.State
-}
+// fakeView is the shared in-memory view.
+type fakeView struct{ *reconciletest.View }
 
-func newView(t *testing.T) *fakeView { return &fakeView{t: t, state: projections.NewState()} }
-
-func (v *fakeView) Get(ref events.Ref) (*projections.Object, bool) { return v.state.Get(ref) }
-func (v *fakeView) List(g, r, ns string) ([]*projections.Object, uint64) {
-	return v.state.List(g, r, ns), v.state.Seq()
-}
-func (v *fakeView) Seq() uint64 { return v.state.Seq() }
-
-func (v *fakeView) put(resource string, obj metav1.Object) {
-	v.t.Helper()
-	data, err := json.Marshal(obj)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	ref := events.Ref{Resource: resource, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	typ := events.ObjectCreated
-	if _, ok := v.state.Get(ref); ok {
-		typ = events.ObjectUpdated
-	}
-	v.apply(events.Event{Type: typ, Ref: ref, Data: data})
-}
-
-func (v *fakeView) apply(ev events.Event) {
-	v.t.Helper()
-	ev.Seq = v.state.Seq() + 1
-	if _, err := v.state.Apply(ev); err != nil {
-		v.t.Fatal(err)
-	}
-}
-
-func (v *fakeView) run(appends []reconcile.Append) {
-	v.t.Helper()
-	for _, a := range appends {
-		cur, ok := v.state.Get(a.Event.Ref)
-		if ok && cur.Seq != a.Expect || !ok && a.Expect != 0 {
-			v.t.Fatalf("append to %s expects %d, object is at %v", a.Event.Ref, a.Expect, cur)
-		}
-		v.apply(a.Event)
-	}
-}
+func newView(t *testing.T) *fakeView { return &fakeView{reconciletest.NewView(t)} }
 
 var t0 = metav1.Unix(1777636800, 0).UTC()
 
@@ -94,7 +53,7 @@ var key = events.Ref{Resource: "services", Namespace: "default", Name: "web"}
 
 func (v *fakeView) slices() []discoveryv1.EndpointSlice {
 	var out []discoveryv1.EndpointSlice
-	for _, o := range v.state.List("discovery.k8s.io", "endpointslices", "default") {
+	for _, o := range v.State.List("discovery.k8s.io", "endpointslices", "default") {
 		var s discoveryv1.EndpointSlice
 		json.Unmarshal(o.Raw, &s)
 		out = append(out, s)
@@ -103,12 +62,12 @@ func (v *fakeView) slices() []discoveryv1.EndpointSlice {
 }
 
 func (v *fakeView) reconcile() []reconcile.Append {
-	v.t.Helper()
+	v.T().Helper()
 	out, err := Reconcile(v, key, t0)
 	if err != nil {
-		v.t.Fatal(err)
+		v.T().Fatal(err)
 	}
-	v.run(out)
+	v.Run(out)
 	return out
 }
 
@@ -152,15 +111,15 @@ func TestEndpointConditions(t *testing.T) {
 
 func TestReconcileSlices(t *testing.T) {
 	v := newView(t)
-	v.put("nodes", &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"topology.kubernetes.io/zone": "z1"}}})
-	v.put("services", svc(nil))
+	v.Put("nodes", &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"topology.kubernetes.io/zone": "z1"}}})
+	v.Put("services", svc(nil))
 	// Nothing selected: one placeholder slice.
 	v.reconcile()
 	if s := v.slices(); len(s) != 1 || len(s[0].Endpoints) != 0 {
 		t.Fatalf("placeholder: %+v", s)
 	}
 	for i := range 250 {
-		v.put("pods", pod(fmt.Sprintf("p%03d", i), fmt.Sprintf("10.0.%d.%d", i/200, i%200+1), true, func(p *corev1.Pod) {
+		v.Put("pods", pod(fmt.Sprintf("p%03d", i), fmt.Sprintf("10.0.%d.%d", i/200, i%200+1), true, func(p *corev1.Pod) {
 			p.Spec.Hostname, p.Spec.Subdomain = "h", "web"
 		}))
 	}
@@ -199,7 +158,7 @@ func TestReconcileSlices(t *testing.T) {
 	for i := 50; i < 250; i++ {
 		ref := events.Ref{Resource: "pods", Namespace: "default", Name: fmt.Sprintf("p%03d", i)}
 		o, _ := v.Get(ref)
-		v.apply(events.Event{Type: events.ObjectDeleted, Ref: ref, Data: o.Raw})
+		v.Apply(events.Event{Type: events.ObjectDeleted, Ref: ref, Data: o.Raw})
 	}
 	v.reconcile()
 	if sl := v.slices(); len(sl) != 1 || len(sl[0].Endpoints) != 50 {
@@ -207,7 +166,7 @@ func TestReconcileSlices(t *testing.T) {
 	}
 	// The Service goes: so do its slices.
 	so, _ := v.Get(key)
-	v.apply(events.Event{Type: events.ObjectDeleted, Ref: key, Data: so.Raw})
+	v.Apply(events.Event{Type: events.ObjectDeleted, Ref: key, Data: so.Raw})
 	v.reconcile()
 	if sl := v.slices(); len(sl) != 0 {
 		t.Fatalf("%d slices left", len(sl))
@@ -216,9 +175,9 @@ func TestReconcileSlices(t *testing.T) {
 
 func TestThousandsOfEndpoints(t *testing.T) {
 	v := newView(t)
-	v.put("services", svc(nil))
+	v.Put("services", svc(nil))
 	for i := range 5000 {
-		v.put("pods", pod(fmt.Sprintf("p%04d", i), fmt.Sprintf("10.%d.%d.%d", 1+i/62500, i/250%250, i%250+1), i%2 == 0, nil))
+		v.Put("pods", pod(fmt.Sprintf("p%04d", i), fmt.Sprintf("10.%d.%d.%d", 1+i/62500, i/250%250, i%250+1), i%2 == 0, nil))
 	}
 	out := v.reconcile()
 	if len(out) != 50 {

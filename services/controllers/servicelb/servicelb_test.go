@@ -12,53 +12,13 @@ import (
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
-type fakeView struct {
-	t     *testing.T
-	state *projections.State
-}
+// fakeView is the shared in-memory view.
+type fakeView struct{ *reconciletest.View }
 
-func newView(t *testing.T) *fakeView { return &fakeView{t: t, state: projections.NewState()} }
-
-func (v *fakeView) Get(ref events.Ref) (*projections.Object, bool) { return v.state.Get(ref) }
-func (v *fakeView) List(g, r, ns string) ([]*projections.Object, uint64) {
-	return v.state.List(g, r, ns), v.state.Seq()
-}
-func (v *fakeView) Seq() uint64 { return v.state.Seq() }
-
-func (v *fakeView) put(resource string, obj metav1.Object) {
-	v.t.Helper()
-	data, err := json.Marshal(obj)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	ref := events.Ref{Resource: resource, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	typ := events.ObjectCreated
-	if _, ok := v.state.Get(ref); ok {
-		typ = events.ObjectUpdated
-	}
-	v.apply(events.Event{Type: typ, Ref: ref, Data: data})
-}
-
-func (v *fakeView) apply(ev events.Event) {
-	v.t.Helper()
-	ev.Seq = v.state.Seq() + 1
-	if _, err := v.state.Apply(ev); err != nil {
-		v.t.Fatal(err)
-	}
-}
-
-func (v *fakeView) run(appends []reconcile.Append) {
-	v.t.Helper()
-	for _, a := range appends {
-		cur, ok := v.state.Get(a.Event.Ref)
-		if ok && cur.Seq != a.Expect || !ok && a.Expect != 0 {
-			v.t.Fatalf("append to %s expects %d, object is at %v", a.Event.Ref, a.Expect, cur)
-		}
-		v.apply(a.Event)
-	}
-}
+func newView(t *testing.T) *fakeView { return &fakeView{reconciletest.NewView(t)} }
 
 var t0 = metav1.Unix(1777636800, 0).UTC()
 
@@ -100,15 +60,15 @@ func TestReconcile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newView(t)
 			for _, n := range tt.nodes {
-				v.put("nodes", n)
+				v.Put("nodes", n)
 			}
-			v.put("services", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: "default"},
+			v.Put("services", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: "default"},
 				Spec: corev1.ServiceSpec{Type: tt.typ, LoadBalancerClass: tt.class}})
 			out, err := Reconcile(v, key, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v.run(out)
+			v.Run(out)
 			if got := ingress(v); !equal(got, tt.want) {
 				t.Fatalf("ingress %v, want %v", got, tt.want)
 			}
@@ -121,8 +81,8 @@ func TestReconcile(t *testing.T) {
 
 func TestKeysOnNodeChange(t *testing.T) {
 	v := newView(t)
-	v.put("services", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: "default"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}})
-	v.put("services", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: "default"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP}})
+	v.Put("services", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb", Namespace: "default"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}})
+	v.Put("services", &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: "default"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP}})
 	n, _ := json.Marshal(node("a", "192.0.2.1", true))
 	o, _ := projections.BuildObject(events.Event{Ref: events.Ref{Resource: "nodes", Name: "a"}, Data: n})
 	if got := Keys(v, projections.Change{Type: projections.Added, Object: o}); len(got) != 1 || got[0].Name != "lb" {
