@@ -106,16 +106,24 @@ func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Appen
 // Update returns the append that replaces cur with obj. change says what the
 // update is (spec, status, scale, metadata, binding, deletion). The caller
 // keeps server-owned metadata (decode cur, modify, pass back). An object
-// with a deletion timestamp that no finalizer holds any more is gone: the
-// append deletes it, as the gateway does.
+// with a deletion timestamp that no finalizer holds any more is gone — the
+// append deletes it, as the gateway does — unless it is a pod running on a
+// node, which its agent finishes.
 func Update(k kinds.Kind, obj runtime.Object, cur *projections.Object, change events.Change) (Append, error) {
 	if change != events.ChangeStatus && change != events.ChangeBinding {
 		admission.Default(obj)
 	}
-	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil && !held(obj, m) {
+	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil && !held(obj, m) && !onNode(obj) {
 		return build(k, obj, events.ObjectDeleted, "", cur.Seq)
 	}
 	return build(k, obj, events.ObjectUpdated, change, cur.Seq)
+}
+
+// onNode reports whether obj is a pod running on a node: deleting it is
+// graceful, and only its node's agent finishes it.
+func onNode(obj runtime.Object) bool {
+	p, ok := obj.(*corev1.Pod)
+	return ok && p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 }
 
 // held reports whether finalizers keep a deleted object: its own, and for a
@@ -138,12 +146,11 @@ func Delete(k kinds.Kind, cur *projections.Object, now time.Time) (Append, error
 	}
 	m, _ := meta.Accessor(obj)
 	grace := int64(0)
-	pod, isPod := obj.(*corev1.Pod)
-	onNode := isPod && pod.Spec.NodeName != "" && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+	onNode := onNode(obj)
 	if onNode {
 		grace = 30
-		if pod.Spec.TerminationGracePeriodSeconds != nil {
-			grace = *pod.Spec.TerminationGracePeriodSeconds
+		if p := obj.(*corev1.Pod); p.Spec.TerminationGracePeriodSeconds != nil {
+			grace = *p.Spec.TerminationGracePeriodSeconds
 		}
 	}
 	if m.GetDeletionTimestamp() == nil {

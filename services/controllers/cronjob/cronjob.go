@@ -7,7 +7,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -164,12 +163,12 @@ func deleteJob(view reconcile.View, o *projections.Object, j *batchv1.Job, now t
 		if c := controllerOf(po.Raw); c == nil || c.UID != j.UID {
 			continue
 		}
-		a, err := deletePod(po, now)
+		a, err := reconcile.Delete(podKind, po, now)
 		if err != nil {
 			return nil, err
 		}
-		if a != nil {
-			out = append(out, *a)
+		if !a.Empty() {
+			out = append(out, a)
 		}
 	}
 	a, err := reconcile.Delete(jobKind, o, now)
@@ -177,30 +176,6 @@ func deleteJob(view reconcile.View, o *projections.Object, j *batchv1.Job, now t
 		return nil, err
 	}
 	return append(out, a), nil
-}
-
-// deletePod deletes a pod: gracefully (left to its node's agent) when it
-// runs on a node, at once otherwise.
-func deletePod(o *projections.Object, now time.Time) (*reconcile.Append, error) {
-	var p corev1.Pod
-	if err := reconcile.DecodeInto(o, &p); err != nil {
-		return nil, err
-	}
-	if p.DeletionTimestamp != nil {
-		return nil, nil
-	}
-	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-		a, err := reconcile.Delete(podKind, o, now)
-		return &a, err
-	}
-	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
-	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
-	if p.Spec.TerminationGracePeriodSeconds != nil {
-		grace = *p.Spec.TerminationGracePeriodSeconds
-	}
-	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &grace
-	a, err := reconcile.Update(podKind, &p, o, events.ChangeDeletion)
-	return &a, err
 }
 
 func controllerOf(raw []byte) *metav1.OwnerReference {

@@ -70,6 +70,19 @@ func (w *world) reconcile() {
 		w.t.Fatal(err)
 	}
 	w.apply(as...)
+	w.finishDeletions()
+}
+
+// finishDeletions is the nodes' agents: pods marked for graceful deletion
+// are stopped and removed.
+func (w *world) finishDeletions() {
+	for _, o := range w.st.List("", "pods", "default") {
+		var p corev1.Pod
+		_ = reconcile.DecodeInto(o, &p)
+		if p.DeletionTimestamp != nil {
+			w.apply(reconcile.Append{Event: events.Event{Type: events.ObjectDeleted, Ref: o.Ref, Data: o.Raw}, Expect: o.Seq})
+		}
+	}
 }
 
 func (w *world) edit(f func(*appsv1.DaemonSet)) {

@@ -132,12 +132,16 @@ func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.
 		out = append(out, a)
 	}
 	for _, p := range d.delete {
-		a, err := deletePod(objs[p.Name], p, now)
+		o := objs[p.Name]
+		if o == nil {
+			continue
+		}
+		a, err := reconcile.Delete(podKind, o, now)
 		if err != nil {
 			return nil, err
 		}
-		if a != nil {
-			out = append(out, *a)
+		if !a.Empty() {
+			out = append(out, a)
 		}
 	}
 	if d.deleteJob {
@@ -201,29 +205,6 @@ func controllerOf(raw []byte) *metav1.OwnerReference {
 		}
 	}
 	return nil
-}
-
-// deletePod deletes a pod as a controller does: a pod running on a node
-// is marked for graceful deletion and left to its node's agent to finish;
-// any other pod goes at once (unless finalizers hold it). A pod already
-// being deleted is left alone.
-func deletePod(o *projections.Object, p *corev1.Pod, now time.Time) (*reconcile.Append, error) {
-	if o == nil || p.DeletionTimestamp != nil {
-		return nil, nil
-	}
-	if p.Spec.NodeName == "" || terminal(p) {
-		a, err := reconcile.Delete(podKind, o, now)
-		return &a, err
-	}
-	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
-	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
-	if p.Spec.TerminationGracePeriodSeconds != nil {
-		grace = *p.Spec.TerminationGracePeriodSeconds
-	}
-	p = p.DeepCopy()
-	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &grace
-	a, err := reconcile.Update(podKind, p, o, events.ChangeDeletion)
-	return &a, err
 }
 
 func ownerRef(j *batchv1.Job) metav1.OwnerReference {

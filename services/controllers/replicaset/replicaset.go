@@ -67,7 +67,7 @@ func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.
 		case diff > 0:
 			victims := podsToDelete(c.active, relatedPods(view, &rs), min(diff, BurstReplicas), now)
 			for _, p := range victims {
-				a, err := deletePod(c.objs[p.Name], p, now)
+				a, err := reconcile.Delete(podKind, c.objs[p.Name], now)
 				if err != nil {
 					return nil, err
 				}
@@ -249,13 +249,6 @@ func podFromTemplate(rs *appsv1.ReplicaSet, prefix, name string) *corev1.Pod {
 		},
 		Spec: t.Spec,
 	}
-}
-
-// deletePod deletes a pod as the API server would on a DELETE with default
-// options (reconcile.Delete): gracefully when it runs on a node, at once
-// otherwise.
-func deletePod(o *projections.Object, _ *corev1.Pod, now time.Time) (reconcile.Append, error) {
-	return reconcile.Delete(podKind, o, now)
 }
 
 // status is upstream's calculateStatus: counts over the claimed active pods.

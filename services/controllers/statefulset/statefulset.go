@@ -116,12 +116,16 @@ func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.
 		}
 	}
 	for _, p := range d.delete {
-		a, err := deletePod(podObjs[p.Name], p, now)
+		o := podObjs[p.Name]
+		if o == nil {
+			continue
+		}
+		a, err := reconcile.Delete(podKind, o, now)
 		if err != nil {
 			return nil, err
 		}
-		if a != nil {
-			out = append(out, *a)
+		if !a.Empty() {
+			out = append(out, a)
 		}
 	}
 	if !equality.Semantic.DeepEqual(d.status, set.Status) {
@@ -180,25 +184,4 @@ func controllerOf(raw []byte) *metav1.OwnerReference {
 		}
 	}
 	return nil
-}
-
-// deletePod deletes a pod: gracefully (left to its node's agent) when it
-// runs on a node, at once otherwise.
-func deletePod(o *projections.Object, p *corev1.Pod, now time.Time) (*reconcile.Append, error) {
-	if o == nil || p.DeletionTimestamp != nil {
-		return nil, nil
-	}
-	if p.Spec.NodeName == "" || terminal(p) {
-		a, err := reconcile.Delete(podKind, o, now)
-		return &a, err
-	}
-	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
-	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
-	if p.Spec.TerminationGracePeriodSeconds != nil {
-		grace = *p.Spec.TerminationGracePeriodSeconds
-	}
-	p = p.DeepCopy()
-	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &grace
-	a, err := reconcile.Update(podKind, p, o, events.ChangeDeletion)
-	return &a, err
 }
