@@ -183,3 +183,22 @@ func build(k kinds.Kind, obj runtime.Object, typ events.Type, change events.Chan
 	}
 	return Append{Event: ev, Expect: expect}, nil
 }
+
+// ControllerOf is the owner reference with controller=true in an object's
+// JSON, or nil.
+func ControllerOf(raw []byte) *metav1.OwnerReference {
+	var m struct {
+		Metadata struct {
+			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for i, r := range m.Metadata.OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			return &m.Metadata.OwnerReferences[i]
+		}
+	}
+	return nil
+}

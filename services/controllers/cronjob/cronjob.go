@@ -1,7 +1,6 @@
 package cronjob
 
 import (
-	"encoding/json"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -58,7 +57,7 @@ func Keys(ch projections.Change) []events.Ref {
 	case "cronjobs":
 		return []events.Ref{ref}
 	case "jobs":
-		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "CronJob" && c.APIVersion == "batch/v1" {
+		if c := reconcile.ControllerOf(ch.Object.Raw); c != nil && c.Kind == "CronJob" && c.APIVersion == "batch/v1" {
 			return []events.Ref{{Group: "batch", Resource: "cronjobs", Namespace: ref.Namespace, Name: c.Name}}
 		}
 	}
@@ -135,7 +134,7 @@ func ownedJobs(view reconcile.View, cj *batchv1.CronJob) ([]*batchv1.Job, map[st
 	var jobs []*batchv1.Job
 	byName := map[string]*projections.Object{}
 	for _, o := range objs {
-		if c := controllerOf(o.Raw); c == nil || c.UID != cj.UID {
+		if c := reconcile.ControllerOf(o.Raw); c == nil || c.UID != cj.UID {
 			continue
 		}
 		var j batchv1.Job
@@ -160,7 +159,7 @@ func deleteJob(view reconcile.View, o *projections.Object, j *batchv1.Job, now t
 		if po.Labels[batchv1.ControllerUidLabel] != string(j.UID) {
 			continue
 		}
-		if c := controllerOf(po.Raw); c == nil || c.UID != j.UID {
+		if c := reconcile.ControllerOf(po.Raw); c == nil || c.UID != j.UID {
 			continue
 		}
 		a, err := reconcile.Delete(podKind, po, now)
@@ -176,21 +175,4 @@ func deleteJob(view reconcile.View, o *projections.Object, j *batchv1.Job, now t
 		return nil, err
 	}
 	return append(out, a), nil
-}
-
-func controllerOf(raw []byte) *metav1.OwnerReference {
-	var m struct {
-		Metadata struct {
-			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
-		} `json:"metadata"`
-	}
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	for i, r := range m.Metadata.OwnerReferences {
-		if r.Controller != nil && *r.Controller {
-			return &m.Metadata.OwnerReferences[i]
-		}
-	}
-	return nil
 }

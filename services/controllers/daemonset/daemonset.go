@@ -1,7 +1,6 @@
 package daemonset
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -56,7 +55,7 @@ func Keys(view reconcile.View, ch projections.Change) []events.Ref {
 	case ref.Group == "" && ref.Resource == "nodes":
 		return allKeys(view)
 	case (ref.Group == "" && ref.Resource == "pods") || (ref.Group == "apps" && ref.Resource == "controllerrevisions"):
-		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "DaemonSet" && c.APIVersion == "apps/v1" {
+		if c := reconcile.ControllerOf(ch.Object.Raw); c != nil && c.Kind == "DaemonSet" && c.APIVersion == "apps/v1" {
 			return []events.Ref{{Group: "apps", Resource: "daemonsets", Namespace: ref.Namespace, Name: c.Name}}
 		}
 	}
@@ -157,7 +156,7 @@ func owned[T any, PT interface {
 		if !sel.Matches(labels.Set(o.Labels)) {
 			continue
 		}
-		if c := controllerOf(o.Raw); c == nil || c.UID != uid {
+		if c := reconcile.ControllerOf(o.Raw); c == nil || c.UID != uid {
 			continue
 		}
 		var v T
@@ -173,21 +172,4 @@ func owned[T any, PT interface {
 func ownerRef(ds *appsv1.DaemonSet) metav1.OwnerReference {
 	yes := true
 	return metav1.OwnerReference{APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name, UID: ds.UID, Controller: &yes, BlockOwnerDeletion: &yes}
-}
-
-func controllerOf(raw []byte) *metav1.OwnerReference {
-	var m struct {
-		Metadata struct {
-			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
-		} `json:"metadata"`
-	}
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	for i, r := range m.Metadata.OwnerReferences {
-		if r.Controller != nil && *r.Controller {
-			return &m.Metadata.OwnerReferences[i]
-		}
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"encoding/json"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -59,7 +58,7 @@ func Keys(ch projections.Change) []events.Ref {
 	case ref.Group == "batch" && ref.Resource == "jobs":
 		return []events.Ref{ref}
 	case ref.Group == "" && ref.Resource == "pods":
-		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "Job" && c.APIVersion == "batch/v1" {
+		if c := reconcile.ControllerOf(ch.Object.Raw); c != nil && c.Kind == "Job" && c.APIVersion == "batch/v1" {
 			return []events.Ref{{Group: "batch", Resource: "jobs", Namespace: ref.Namespace, Name: c.Name}}
 		}
 	}
@@ -187,24 +186,6 @@ func ownedPods(view reconcile.View, j *batchv1.Job) ([]*corev1.Pod, map[string]*
 		byName[p.Name] = o
 	}
 	return pods, byName
-}
-
-// controllerOf reads the controller owner reference of an object's JSON.
-func controllerOf(raw []byte) *metav1.OwnerReference {
-	var m struct {
-		Metadata struct {
-			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
-		} `json:"metadata"`
-	}
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	for i, r := range m.Metadata.OwnerReferences {
-		if r.Controller != nil && *r.Controller {
-			return &m.Metadata.OwnerReferences[i]
-		}
-	}
-	return nil
 }
 
 func ownerRef(j *batchv1.Job) metav1.OwnerReference {

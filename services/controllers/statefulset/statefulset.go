@@ -1,7 +1,6 @@
 package statefulset
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -53,7 +52,7 @@ func Keys(ch projections.Change) []events.Ref {
 	case ref.Group == "apps" && ref.Resource == "statefulsets":
 		return []events.Ref{ref}
 	case (ref.Group == "" && ref.Resource == "pods") || (ref.Group == "apps" && ref.Resource == "controllerrevisions"):
-		if c := controllerOf(ch.Object.Raw); c != nil && c.Kind == "StatefulSet" && c.APIVersion == "apps/v1" {
+		if c := reconcile.ControllerOf(ch.Object.Raw); c != nil && c.Kind == "StatefulSet" && c.APIVersion == "apps/v1" {
 			return []events.Ref{{Group: "apps", Resource: "statefulsets", Namespace: ref.Namespace, Name: c.Name}}
 		}
 	}
@@ -150,7 +149,7 @@ func owned[T any, PT interface {
 		if !sel.Matches(labels.Set(o.Labels)) {
 			continue
 		}
-		c := controllerOf(o.Raw)
+		c := reconcile.ControllerOf(o.Raw)
 		if c == nil || c.UID != uid {
 			continue
 		}
@@ -167,21 +166,4 @@ func owned[T any, PT interface {
 func ownerRef(set *appsv1.StatefulSet) metav1.OwnerReference {
 	yes := true
 	return metav1.OwnerReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: set.Name, UID: set.UID, Controller: &yes, BlockOwnerDeletion: &yes}
-}
-
-func controllerOf(raw []byte) *metav1.OwnerReference {
-	var m struct {
-		Metadata struct {
-			OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
-		} `json:"metadata"`
-	}
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	for i, r := range m.Metadata.OwnerReferences {
-		if r.Controller != nil && *r.Controller {
-			return &m.Metadata.OwnerReferences[i]
-		}
-	}
-	return nil
 }
