@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -201,4 +202,27 @@ func ControllerOf(raw []byte) *metav1.OwnerReference {
 		}
 	}
 	return nil
+}
+
+// Selecting lists the objects of a collection in a namespace whose
+// spec.selector (a LabelSelector) matches a set of labels: the owners a
+// changed pod may concern. An empty or invalid selector selects nothing.
+func Selecting(view View, group, resource, namespace string, set map[string]string) []events.Ref {
+	objs, _ := view.List(group, resource, namespace)
+	var out []events.Ref
+	for _, o := range objs {
+		var v struct {
+			Spec struct {
+				Selector *metav1.LabelSelector `json:"selector"`
+			} `json:"spec"`
+		}
+		if DecodeInto(o, &v) != nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(v.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(set)) {
+			out = append(out, o.Ref)
+		}
+	}
+	return out
 }

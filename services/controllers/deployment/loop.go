@@ -7,7 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
@@ -78,7 +77,7 @@ func Keys(view reconcile.View, ch projections.Change) []events.Ref {
 			}
 		}
 		if owner(ch.Object, "Deployment") == nil && ch.Type != projections.Deleted {
-			for _, r := range matchingDeployments(view, ref.Namespace, ch.Object.Labels) {
+			for _, r := range reconcile.Selecting(view, "apps", "deployments", ref.Namespace, ch.Object.Labels) {
 				add(r)
 			}
 		}
@@ -105,29 +104,6 @@ func finished(o *projections.Object) bool {
 	}
 	_ = json.Unmarshal(o.Raw, &p)
 	return p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed"
-}
-
-func matchingDeployments(view reconcile.View, namespace string, set map[string]string) []events.Ref {
-	if len(set) == 0 {
-		return nil
-	}
-	objs, _ := view.List("apps", "deployments", namespace)
-	var out []events.Ref
-	for _, o := range objs {
-		var d struct {
-			Spec struct {
-				Selector *metav1.LabelSelector `json:"selector"`
-			} `json:"spec"`
-		}
-		if reconcile.DecodeInto(o, &d) != nil {
-			continue
-		}
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(set)) {
-			out = append(out, o.Ref)
-		}
-	}
-	return out
 }
 
 // resyncer chooses the keys of a resync: all Deployments on the first

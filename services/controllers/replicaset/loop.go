@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
@@ -77,7 +76,7 @@ func Keys(view reconcile.View, ch projections.Change) []events.Ref {
 		}
 	}
 	if controllerOf(cur.Metadata.OwnerReferences) == nil && ch.Type != projections.Deleted && len(ch.Object.Labels) > 0 {
-		for _, r := range matchingReplicaSets(view, ref.Namespace, ch.Object.Labels) {
+		for _, r := range reconcile.Selecting(view, "apps", "replicasets", ref.Namespace, ch.Object.Labels) {
 			add(r)
 		}
 	}
@@ -111,28 +110,6 @@ func factsOf(raw []byte) *podFacts {
 		f.Status.Conditions[i].LastProbeTime = metav1.Time{}
 	}
 	return &f
-}
-
-// matchingReplicaSets are the ReplicaSets of a namespace whose selector
-// matches a set of labels.
-func matchingReplicaSets(view reconcile.View, namespace string, set map[string]string) []events.Ref {
-	objs, _ := view.List("apps", "replicasets", namespace)
-	var out []events.Ref
-	for _, o := range objs {
-		var rs struct {
-			Spec struct {
-				Selector *metav1.LabelSelector `json:"selector"`
-			} `json:"spec"`
-		}
-		if reconcile.DecodeInto(o, &rs) != nil {
-			continue
-		}
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(set)) {
-			out = append(out, o.Ref)
-		}
-	}
-	return out
 }
 
 // resyncer chooses the keys of a resync: all ReplicaSets on the first call
