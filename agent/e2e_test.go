@@ -20,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	ti "github.com/wakehq/wake/agent/internal/testimage"
+	ti "github.com/wakehq/wake/internal/testimage"
 	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
 	"github.com/wakehq/wake/agent/runtime/libct"

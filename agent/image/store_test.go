@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 
-	ti "github.com/wakehq/wake/agent/internal/testimage"
+	ti "github.com/wakehq/wake/internal/testimage"
 )
 
 func TestNormalize(t *testing.T) {

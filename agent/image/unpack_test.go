@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	ti "github.com/wakehq/wake/agent/internal/testimage"
+	ti "github.com/wakehq/wake/internal/testimage"
 )
 
 func TestUnpackRefusesEscapes(t *testing.T) {

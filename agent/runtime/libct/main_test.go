@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/wakehq/wake/agent/image"
-	ti "github.com/wakehq/wake/agent/internal/testimage"
+	ti "github.com/wakehq/wake/internal/testimage"
 	"github.com/wakehq/wake/agent/runtime"
 	"github.com/wakehq/wake/agent/runtime/runtimetest"
 )

@@ -1,6 +1,6 @@
 // Package runtimetest is the one test suite every runtime.Runtime must
 // pass (libct for real, fake in memory). Containers run the test tool
-// (agent/internal/testimage/tool) as /bin/tool; ToolProgram plays it for
+// (internal/testimage/tool) as /bin/tool; ToolProgram plays it for
 // the fake.
 package runtimetest
 
