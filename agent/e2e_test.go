@@ -20,12 +20,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	ti "github.com/wakehq/wake/internal/testimage"
 	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
 	"github.com/wakehq/wake/agent/runtime/libct"
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/natstest"
+	ti "github.com/wakehq/wake/internal/testimage"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
 )
