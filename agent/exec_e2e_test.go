@@ -3,8 +3,10 @@ package agent
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,8 +65,59 @@ func TestExecThroughGateway(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitStatus() != 3 {
 		t.Errorf("exit 3: %v", err)
 	}
-	_, err = run("", corev1.PodExecOptions{Command: []string{"/bin/tool", "true"}, Stdout: true, TTY: true})
-	if err == nil || !strings.Contains(err.Error(), "without -t") {
-		t.Errorf("tty: %v", err)
+
+	// kubectl exec -it: a terminal inside the container, its size from
+	// the client's and changed while the process runs.
+	u := client.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("ex").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Command: []string{"/bin/tool", "tty", "40", "120"}, Stdin: true, Stdout: true, Stderr: true, TTY: true}, scheme.ParameterCodec).URL()
+	ex, err := remotecommand.NewWebSocketExecutor(rc, "GET", u.String())
+	if err != nil {
+		t.Fatal(err)
 	}
+	sizes := make(termSizes, 1)
+	defer close(sizes) // ends client-go's resize loop
+	sizes <- remotecommand.TerminalSize{Width: 100, Height: 30}
+	term := &watchedOutput{seen: "size 30 100", then: func() { sizes <- remotecommand.TerminalSize{Width: 120, Height: 40} }}
+	stdin, stdinW := io.Pipe() // a terminal's input stays open
+	defer stdinW.Close()
+	err = ex.StreamWithContext(t.Context(), remotecommand.StreamOptions{Stdin: stdin, Stdout: term, Tty: true, TerminalSizeQueue: sizes})
+	if got := term.String(); err != nil || !strings.Contains(got, "tty /dev/pts/0\r\n") || !strings.Contains(got, "size 40 120") {
+		t.Errorf("exec -t tool tty: %q %v", got, err)
+	}
+}
+
+// termSizes is a terminal whose size the test sets.
+type termSizes chan remotecommand.TerminalSize
+
+func (q termSizes) Next() *remotecommand.TerminalSize {
+	sz, ok := <-q
+	if !ok {
+		return nil
+	}
+	return &sz
+}
+
+// watchedOutput runs then once its content has had seen.
+type watchedOutput struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen string
+	then func()
+}
+
+func (w *watchedOutput) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.then != nil && strings.Contains(w.buf.String(), w.seen) {
+		go w.then()
+		w.then = nil
+	}
+	return len(p), nil
+}
+
+func (w *watchedOutput) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

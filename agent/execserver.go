@@ -17,9 +17,6 @@ func (a *Agent) execServer() *podexec.Server {
 // execIn runs an exec request in the newest running attempt of the
 // container.
 func (a *Agent) execIn(ctx context.Context, req podexec.Request, p podexec.Process) (int, error) {
-	if req.TTY {
-		return -1, &podexec.Error{Reason: podexec.ReasonBadRequest, Message: "wake cannot give exec a terminal yet (tty); run kubectl exec without -t"}
-	}
 	se, ok := a.rt.(runtime.StreamExecer)
 	if !ok {
 		return -1, &podexec.Error{Reason: podexec.ReasonBadRequest, Message: fmt.Sprintf("the runtime of node %q cannot exec", a.cfg.NodeName)}
@@ -28,7 +25,33 @@ func (a *Agent) execIn(ctx context.Context, req podexec.Request, p podexec.Proce
 	if err != nil {
 		return -1, err
 	}
-	return se.ExecStream(ctx, id, runtime.ExecProcess{Args: req.Command, Stdin: p.Stdin, Stdout: p.Stdout, Stderr: p.Stderr, Started: p.Started})
+	ep := runtime.ExecProcess{Args: req.Command, Stdin: p.Stdin, Stdout: p.Stdout, Stderr: p.Stderr, Started: p.Started, TTY: req.TTY}
+	if req.TTY {
+		ep.Stderr = nil // a terminal has one output
+		ep.Resize = terminalSizes(ctx, p.Resize)
+	}
+	return se.ExecStream(ctx, id, ep)
+}
+
+// terminalSizes relays the session's terminal sizes to the runtime until
+// ctx ends.
+func terminalSizes(ctx context.Context, in <-chan podexec.Size) <-chan runtime.TerminalSize {
+	out := make(chan runtime.TerminalSize, 1)
+	go func() {
+		for {
+			select {
+			case sz := <-in:
+				select {
+				case out <- runtime.TerminalSize{Width: sz.Width, Height: sz.Height}:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // runningContainer is the runtime id of the container's running attempt,

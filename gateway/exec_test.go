@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -25,6 +26,19 @@ func fakeExec(ctx context.Context, req exec.Request, p exec.Process) (int, error
 		return 0, &exec.Error{Reason: exec.ReasonNotFound, Message: "no such container"}
 	}
 	p.Started()
+	if req.Command[0] == "winsize" { // prints N terminal sizes as they come
+		n, _ := strconv.Atoi(req.Command[1])
+		fmt.Fprintf(p.Stdout, "tty %v stderr %v\n", req.TTY, p.Stderr != nil)
+		for range n {
+			select {
+			case sz := <-p.Resize:
+				fmt.Fprintf(p.Stdout, "%dx%d\n", sz.Width, sz.Height)
+			case <-ctx.Done():
+				return 1, nil
+			}
+		}
+		return 0, nil
+	}
 	if p.Stderr != nil {
 		io.WriteString(p.Stderr, "err\n")
 	}
@@ -101,6 +115,43 @@ func TestPodExec(t *testing.T) {
 	}
 	if out != string(big) {
 		t.Errorf("echoed %d bytes of %d", len(out), len(big))
+	}
+	waitFor(t, func() bool { return srv.Active() == 0 }, "sessions to end")
+}
+
+// sizeQueue hands client-go the sizes of a terminal, then says it is gone.
+type sizeQueue chan remotecommand.TerminalSize
+
+func (q sizeQueue) Next() *remotecommand.TerminalSize {
+	sz, ok := <-q
+	if !ok {
+		return nil
+	}
+	return &sz
+}
+
+// With -t, stderr is the terminal's (none of its own) and resizes reach
+// the runner in order (WebSocket channel 4).
+func TestPodExecTTY(t *testing.T) {
+	e, srv := startExec(t)
+	runningPod(t, e, "one", true, "c")
+	o := corev1.PodExecOptions{Command: []string{"winsize", "2"}, Stdin: true, Stdout: true, Stderr: true, TTY: true}
+	u := e.client.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("one").
+		SubResource("exec").VersionedParams(&o, scheme.ParameterCodec).URL()
+	ex, err := remotecommand.NewWebSocketExecutor(e.config, "GET", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := make(sizeQueue, 2)
+	q <- remotecommand.TerminalSize{Width: 100, Height: 30}
+	q <- remotecommand.TerminalSize{Width: 120, Height: 40}
+	close(q)
+	var out bytes.Buffer
+	stdin, stdinW := io.Pipe() // open while the session lasts, as a terminal's
+	defer stdinW.Close()
+	err = ex.StreamWithContext(t.Context(), remotecommand.StreamOptions{Stdin: stdin, Stdout: &out, Tty: true, TerminalSizeQueue: q})
+	if err != nil || out.String() != "tty true stderr false\n100x30\n120x40\n" {
+		t.Errorf("tty session: %q %v", out.String(), err)
 	}
 	waitFor(t, func() bool { return srv.Active() == 0 }, "sessions to end")
 }

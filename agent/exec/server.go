@@ -181,13 +181,27 @@ func (s *Server) consume(ctx context.Context, cancel func(), conn *Conn, stdin *
 		case KindResize:
 			var sz Size
 			if json.Unmarshal(f.Data, &sz) == nil {
-				select {
-				case resize <- sz:
-				default:
-				}
+				latestSize(resize, sz)
 			}
 		case KindCancel:
 			return
+		}
+	}
+}
+
+// latestSize queues sz for the runner without blocking the session: when
+// the runner lags, the oldest queued size goes, since only the last one
+// matters. consume is the only sender.
+func latestSize(ch chan Size, sz Size) {
+	for {
+		select {
+		case ch <- sz:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
 		}
 	}
 }

@@ -10,6 +10,9 @@
 //
 // Shim is the writer: a small process of its own (libct starts it as
 // `<binary> log-shim`), so containers keep logging while the agent is down.
+// Given a pidfd of the container's init, it also records the init's wait
+// status once the output has ended (exit.go), so an agent that was down
+// when the container exited still learns its exit code.
 //
 // Protocol (Server answers, Client asks; the gateway never dials a node):
 //

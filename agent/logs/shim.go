@@ -124,14 +124,22 @@ func (s *Shim) rotate() {
 
 // RunShim is the log-shim process: fd 3 and 4 are the read ends of the
 // container's stdout and stderr pipes, fd 5 the writer's lock (kept open,
-// never touched). It returns the process's exit code.
+// never touched). With a second argument, fd 6 is a pidfd of the
+// container's init, whose wait status it records at that path once the
+// output has ended (exit.go). It returns the process's exit code.
 func RunShim(args []string) int {
-	if len(args) != 1 {
+	if len(args) != 1 && len(args) != 2 {
 		return 2
 	}
 	stdout, stderr := os.NewFile(3, "stdout"), os.NewFile(4, "stderr")
+	code := 0
 	if err := (&Shim{Path: args[0]}).Run(stdout, stderr); err != nil {
-		return 1
+		code = 1
 	}
-	return 0
+	if len(args) == 2 {
+		if err := recordExit(os.NewFile(6, "pidfd"), args[1]); err != nil {
+			code = 1
+		}
+	}
+	return code
 }

@@ -62,7 +62,28 @@ type ContainerSpec struct {
 	// Mounts are bind mounts (volumes, /etc/hosts, /etc/resolv.conf) made
 	// after the runtime's own, in order.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Seccomp is the container's system call filter; the zero value is
+	// the runtime's default profile. Privileged containers run unconfined.
+	Seccomp Seccomp `json:"seccomp,omitzero"`
 }
+
+// Seccomp selects a container's seccomp profile, as Kubernetes'
+// securityContext.seccompProfile does.
+type Seccomp struct {
+	Type SeccompType `json:"type,omitempty"`
+	// LocalhostProfile is the profile's path under the node's profile
+	// directory, for SeccompLocalhost.
+	LocalhostProfile string `json:"localhostProfile,omitempty"`
+}
+
+// SeccompType is the kind of profile; the empty type is the default.
+type SeccompType string
+
+const (
+	SeccompRuntimeDefault SeccompType = "RuntimeDefault"
+	SeccompUnconfined     SeccompType = "Unconfined"
+	SeccompLocalhost      SeccompType = "Localhost"
+)
 
 // Mount binds a host path (file or directory) into the container.
 type Mount struct {
@@ -92,8 +113,18 @@ type ExecProcess struct {
 	Args           []string
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// TTY runs the process on a terminal of its own: stdin goes to it,
+	// everything it prints comes back on Stdout (Stderr is unused), and
+	// the end of Stdin is typed as ^D. Resize sets its size.
+	TTY    bool
+	Resize <-chan TerminalSize
 	// Started, when set, is called once the process runs.
 	Started func()
+}
+
+// TerminalSize is a terminal's size in characters.
+type TerminalSize struct {
+	Width, Height uint16
 }
 
 // Resources are the cgroup limits of one container; zero means unlimited.
@@ -133,7 +164,8 @@ type ExitStatus struct {
 	Signal    syscall.Signal // the killing signal, if any
 	OOMKilled bool           // the kernel's OOM killer killed a process of the container
 	// CodeUnknown is set when the process ended while no runtime instance
-	// was its parent (an agent restart), so its exit code was lost.
+	// was its parent (an agent restart) and its exit code could not be
+	// recovered otherwise (libct: no record from the log shim).
 	CodeUnknown bool
 }
 
@@ -158,6 +190,11 @@ func (s *ContainerSpec) Validate() error {
 		return errors.New("container has no command")
 	case s.LogPath == "":
 		return errors.New("container has no log path")
+	}
+	switch s.Seccomp.Type {
+	case "", SeccompRuntimeDefault, SeccompUnconfined, SeccompLocalhost:
+	default:
+		return fmt.Errorf("unknown seccomp profile type %q", s.Seccomp.Type)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 //
 //	containers/<id>/meta.json    the spec, timestamps, the exit status once seen
 //	containers/<id>/rootfs       overlayfs: image layers (read-only) + upper/work
+//	containers/<id>/exit         the init's wait status, as the log shim saw it
 //	libcontainer/<id>/           libcontainer's own state (state.json, exec fifo)
 //
 // Containers get private mount and PID namespaces and join the pod
@@ -20,15 +21,22 @@
 // container keeps running and logging when the agent exits; a new Runtime
 // on the same state directory re-adopts it with libcontainer.Load. Only the
 // runtime instance that created a container is its parent and sees its
-// exit code (reported once the shim has written everything); after a
-// restart the exit is observed by polling and the code is reported as
-// unknown (ExitStatus.CodeUnknown), like the kubelet's
-// ContainerStatusUnknown. A shim that also waits for the container would
-// remove that limit.
+// exit code (reported once the shim has written everything). The shim also
+// holds a pidfd of the container's init and records its wait status in
+// containers/<id>/exit (PIDFD_INFO_EXIT once reaped, Linux 6.15, or the
+// zombie's /proc stat), so an instance that adopted the container reports
+// the real code; only without such a record is it unknown
+// (ExitStatus.CodeUnknown), like the kubelet's ContainerStatusUnknown.
 //
-// The process that uses this package must call Init first thing (it
-// becomes the container's init with the "init" argument, the log shim with
-// logs.ShimArg), and import
-// github.com/opencontainers/runc/libcontainer/nsenter, which this package
-// does.
+// Containers get the RuntimeDefault seccomp profile (seccomp.go) unless
+// their spec says Unconfined or they are privileged, when the binary is
+// built with cgo and the "seccomp" tag; kubectl exec -t gets a terminal
+// allocated inside the container (tty.go).
+//
+// Init makes the process the container's init (argument "init") or the
+// log shim (logs.ShimArg); this package's own init calls it, before Go
+// initializes the packages it does not need, and main or TestMain may call
+// it again. The package imports
+// github.com/opencontainers/runc/libcontainer/nsenter, which those
+// processes need.
 package libct

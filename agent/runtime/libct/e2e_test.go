@@ -150,24 +150,11 @@ func TestSecurityDefaults(t *testing.T) {
 	if got["cwd"] != "/tmp" || got["hostname"] != "inspect" {
 		t.Errorf("cwd %v hostname %v", got["cwd"], got["hostname"])
 	}
-	// No agent descriptor leaks in: 0-2 are /dev/null and the log shim's
-	// pipes; the
-	// others are the tool's own (the directory it is reading, and the cgroup
-	// CPU files Go's runtime keeps open to size GOMAXPROCS, and its
-	// netpoller's epoll and eventfd).
-	for fd, target := range got["fds"].(map[string]any) {
-		switch fd {
-		case "0", "1", "2":
-			if target != "/dev/null" && !strings.HasPrefix(target.(string), "pipe:") {
-				t.Errorf("fd %s → %v", fd, target)
-			}
-		default:
-			if p := target.(string); !strings.HasPrefix(p, "/proc/") && !strings.HasPrefix(p, "/sys/fs/cgroup/cpu") &&
-				p != "anon_inode:[eventpoll]" && p != "anon_inode:[eventfd]" {
-				t.Errorf("leaked fd %s → %v", fd, target)
-			}
-		}
-	}
+	// No agent descriptor leaks in (runc's CVE-2024-21626): 0-2 are
+	// /dev/null and the log shim's pipes, the others the tool's own.
+	checkFDs(t, got["fds"].(map[string]any), func(fd, target string) bool {
+		return target == "/dev/null" || strings.HasPrefix(target, "pipe:")
+	})
 
 	nobody := inspect(t, func(s *runtime.ContainerSpec) { s.UID, s.GID = 65534, 65534 })
 	if nobody["uid"] != float64(65534) || nobody["CapEff"] != "0000000000000000" {
@@ -252,4 +239,29 @@ func mountsUnder(t *testing.T, dir string) []string {
 		}
 	}
 	return out
+}
+
+// Privileged is what the pod asks for, never the default: every capability
+// the agent has, no masked paths, no seccomp filter.
+func TestPrivilegedOnlyWhenAsked(t *testing.T) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agentBnd string
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			agentBnd = strings.TrimSpace(v)
+		}
+	}
+	got := inspect(t, func(s *runtime.ContainerSpec) { s.Privileged = true })
+	if got["CapEff"] != agentBnd || got["CapBnd"] != agentBnd {
+		t.Errorf("privileged: CapEff %v CapBnd %v, want the agent's bounding set %s", got["CapEff"], got["CapBnd"], agentBnd)
+	}
+	if got["timerListMasked"] != false || got["Seccomp"] != "0" {
+		t.Errorf("privileged: timer_list masked %v, seccomp mode %v", got["timerListMasked"], got["Seccomp"])
+	}
+	if def := inspect(t, nil); def["CapEff"] == agentBnd {
+		t.Error("a container that did not ask is privileged")
+	}
 }

@@ -80,8 +80,9 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 var _ runtime.StreamExecer = (*Runtime)(nil)
 
 // ExecStream runs p in the running container id like Exec, connected to
-// p's streams. Stdin goes through a pipe of our own so that the end of the
-// process, not of p.Stdin, ends the wait.
+// p's streams, or to a terminal of its own when p.TTY (tty.go). Stdin goes
+// through a pipe of our own so that the end of the process, not of
+// p.Stdin, ends the wait.
 func (r *Runtime) ExecStream(ctx context.Context, id string, p runtime.ExecProcess) (int, error) {
 	c, err := r.get(id)
 	if err != nil {
@@ -96,8 +97,11 @@ func (r *Runtime) ExecStream(ctx context.Context, id string, p runtime.ExecProce
 	proc := &libcontainer.Process{
 		Args: p.Args, Env: spec.Env, Cwd: cfgCwd(spec.Cwd),
 		UID: int(spec.UID), GID: int(spec.GID),
-		Stdout: p.Stdout, Stderr: p.Stderr,
 	}
+	if p.TTY {
+		return execTTY(ctx, lc, proc, p)
+	}
+	proc.Stdout, proc.Stderr = p.Stdout, p.Stderr
 	var stdinW *os.File
 	if p.Stdin != nil {
 		rd, wr, err := os.Pipe()
@@ -122,6 +126,12 @@ func (r *Runtime) ExecStream(ctx context.Context, id string, p runtime.ExecProce
 			stdinW.Close()
 		}()
 	}
+	return waitExec(ctx, proc)
+}
+
+// waitExec waits for an exec'd process, killing it if ctx ends first, and
+// returns its exit code (128+signal when killed).
+func waitExec(ctx context.Context, proc *libcontainer.Process) (int, error) {
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -133,7 +143,7 @@ func (r *Runtime) ExecStream(ctx context.Context, id string, p runtime.ExecProce
 	ps, err := proc.Wait()
 	close(done)
 	if ps == nil {
-		return -1, fmt.Errorf("exec in %s: %w", id, err)
+		return -1, fmt.Errorf("exec: %w", err)
 	}
 	if ctx.Err() != nil {
 		return -1, ctx.Err()

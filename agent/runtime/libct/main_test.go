@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/wakehq/wake/agent/image"
-	ti "github.com/wakehq/wake/internal/testimage"
 	"github.com/wakehq/wake/agent/runtime"
 	"github.com/wakehq/wake/agent/runtime/runtimetest"
+	ti "github.com/wakehq/wake/internal/testimage"
 )
 
 func TestMain(m *testing.M) {
 	Init() // the test binary is also every container's init
+	if env := os.Getenv(agentHelperEnv); env != "" {
+		runAgentHelper(env) // does not return
+	}
 	code := m.Run()
 	if storeDir != "" {
 		os.RemoveAll(storeDir)

@@ -25,6 +25,8 @@ var _ runtime.Runtime = (*Runtime)(nil)
 // Init must be called first thing in main (and TestMain) of any binary that
 // creates containers: when the binary is re-executed as a container's init
 // process (argument "init"), it becomes that process and never returns.
+// This package's own init calls it too (see init below); calling it again
+// is harmless.
 func Init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init() // does not return
@@ -33,6 +35,14 @@ func Init() {
 		os.Exit(logs.RunShim(os.Args[2:])) // the container's log writer (logshim.go)
 	}
 }
+
+// init turns the process into a container's init or log shim as early
+// as Go allows. Go initializes packages in import-path order once their
+// own imports are, so the packages this one does not import and that sort
+// after it (all of k8s.io, whose API scheme alone takes ~7 ms to build)
+// never run in those processes: the wake binary spent ~10 ms of CPU on
+// package init in each, twice per container, on the path to its start.
+func init() { Init() }
 
 // Runtime runs containers with libcontainer; see the package doc.
 type Runtime struct {
@@ -72,6 +82,7 @@ func New(root string) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	SeccompSupported() // logs, once, when containers cannot have a seccomp filter
 	r := &Runtime{root: root, ctrs: map[string]*container{}}
 	ents, err := os.ReadDir(filepath.Join(root, "containers"))
 	if err != nil {
@@ -148,24 +159,28 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	if c.lc, err = libcontainer.Create(r.libctRoot(), spec.ID, cfg); err != nil {
 		return fmt.Errorf("create container %s: %w", spec.ID, err)
 	}
-	stdout, stderr, logsDone, err := startLogShim(spec.LogPath)
+	shim, err := newLogShim(spec.LogPath)
 	if err != nil {
 		return fmt.Errorf("container log: %w", err)
 	}
-	defer stdout.Close() // the container holds its own descriptors
-	defer stderr.Close()
-	c.logs = logsDone
 	c.proc = &libcontainer.Process{
 		Args: spec.Args, Env: spec.Env, Cwd: cfgCwd(spec.Cwd),
 		UID: int(spec.UID), GID: int(spec.GID),
-		Stdout: stdout, Stderr: stderr, // *os.File: passed as fds, no copying goroutine here
+		Stdout: shim.Stdout, Stderr: shim.Stderr, // *os.File: passed as fds, no copying goroutine here
 		Init: true,
 	}
 	if err := c.lc.Start(c.proc); err != nil {
+		shim.close()
 		return fmt.Errorf("start init of %s: %w", spec.ID, err)
 	}
+	pid := 0
 	if st, err := c.lc.State(); err == nil {
-		c.meta.Cgroups = st.CgroupPaths
+		c.meta.Cgroups, pid = st.CgroupPaths, st.InitProcessPid
+	}
+	// The init waits for Start: it is alive, and the shim gets a pidfd
+	// of it before its user process can run, let alone exit.
+	if c.logs, err = shim.start(pid, filepath.Join(c.dir, exitFile)); err != nil {
+		return fmt.Errorf("container log: %w", err)
 	}
 	if err := c.save(); err != nil {
 		return err
@@ -185,22 +200,18 @@ func cfgCwd(cwd string) string {
 // it ended. The cgroup is still there (until Delete), so the OOM counter
 // can be read.
 func (r *Runtime) reap(c *container, p *libcontainer.Process, done chan struct{}) {
-	ps, err := p.Wait()
+	ps, _ := p.Wait()  // nil when the wait failed: the code is unknown
 	if c.logs != nil { // the exit is reported once the log is complete (bounded: a daemon may keep the pipes)
 		select {
 		case <-c.logs:
 		case <-time.After(2 * time.Second):
 		}
 	}
-	exit := runtime.ExitStatus{}
-	if ps == nil {
-		exit.CodeUnknown = true
-		_ = err
-	} else if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		exit.Signal = ws.Signal()
-		exit.Code = 128 + int(ws.Signal())
-	} else {
-		exit.Code = ps.ExitCode()
+	exit := runtime.ExitStatus{CodeUnknown: true}
+	if ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			exit = exitOf(ws)
+		}
 	}
 	c.mu.Lock()
 	exit.OOMKilled = oomKilled(c.meta.Cgroups)
@@ -289,10 +300,36 @@ func (c *container) adoptedExit() (runtime.ExitStatus, bool) {
 			return runtime.ExitStatus{}, false
 		}
 	}
-	exit := runtime.ExitStatus{CodeUnknown: true, OOMKilled: oomKilled(c.meta.Cgroups)}
+	if logs.WriterAlive(c.meta.Spec.LogPath) {
+		return runtime.ExitStatus{}, false // the shim is still recording the exit
+	}
+	exit := c.shimExit()
 	c.meta.Exit, c.meta.FinishedAt = &exit, time.Now().UTC()
 	c.save()
 	return exit, true
+}
+
+// exitFile is where the log shim records the init's wait status, in the
+// container's directory.
+const exitFile = "exit"
+
+// shimExit is the exit the log shim recorded for an init this instance
+// is not the parent of, or an unknown code when there is none.
+func (c *container) shimExit() runtime.ExitStatus {
+	exit := runtime.ExitStatus{CodeUnknown: true}
+	if ws, ok := logs.ReadExit(filepath.Join(c.dir, exitFile)); ok {
+		exit = exitOf(ws)
+	}
+	exit.OOMKilled = oomKilled(c.meta.Cgroups)
+	return exit
+}
+
+// exitOf is how a process with wait status ws ended.
+func exitOf(ws syscall.WaitStatus) runtime.ExitStatus {
+	if ws.Signaled() {
+		return runtime.ExitStatus{Signal: ws.Signal(), Code: 128 + int(ws.Signal())}
+	}
+	return runtime.ExitStatus{Code: ws.ExitStatus()}
 }
 
 // Kill signals the container's init process.
@@ -332,11 +369,20 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	} else {
 		os.RemoveAll(filepath.Join(r.libctRoot(), id))
 	}
+	c.mu.Unlock()
+	// Let the exit be recorded before the directory goes: reap's for our
+	// own child (Destroy killed a created-only init), the log shim's
+	// (which reap waits for, bounded) for an adopted one.
+	if c.done != nil {
+		<-c.done
+	} else {
+		for deadline := time.Now().Add(logs.ExitWait + time.Second); logs.WriterAlive(c.meta.Spec.LogPath) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	c.mu.Lock()
 	err = removeRootfs(c.dir)
 	c.mu.Unlock()
-	if c.done != nil {
-		<-c.done // Destroy killed a created-only init; let reap record it
-	}
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
@@ -391,11 +437,14 @@ func (c *container) state() runtime.State {
 			return s
 		}
 		// Exited, but the exit has not been recorded yet (the container
-		// is adopted and nobody waited).
-		s.Status = runtime.Exited
-		if c.done == nil {
-			s.Exit = &runtime.ExitStatus{CodeUnknown: true}
+		// is adopted and nobody waited): the log shim's record, once it
+		// has written it.
+		if logs.WriterAlive(c.meta.Spec.LogPath) {
+			s.Status, s.Pid = runtime.Running, st.InitProcessPid
+			return s
 		}
+		exit := c.shimExit()
+		s.Status, s.Exit = runtime.Exited, &exit
 	}
 	return s
 }

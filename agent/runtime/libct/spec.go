@@ -2,7 +2,10 @@ package libct
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -21,8 +24,9 @@ var DefaultCapabilities = []string{
 
 // ociSpec turns a ContainerSpec into an OCI runtime spec, starting from
 // runc's own defaults (specconv.Example: mounts, masked and read-only
-// paths, devices) so that wake's containers look like runc's.
-func ociSpec(s *runtime.ContainerSpec, rootfs string) *specs.Spec {
+// paths, devices) so that wake's containers look like runc's, plus the
+// seccomp profile the spec asks for (seccomp.go).
+func ociSpec(s *runtime.ContainerSpec, rootfs string) (*specs.Spec, error) {
 	spec := specconv.Example()
 	spec.Root = &specs.Root{Path: rootfs}
 	spec.Hostname = ""
@@ -62,7 +66,11 @@ func ociSpec(s *runtime.ContainerSpec, rootfs string) *specs.Spec {
 	}
 	spec.Linux.CgroupsPath = cgroupPath(s.Sandbox.ID, s.ID)
 	spec.Linux.Resources.Memory, spec.Linux.Resources.CPU, spec.Linux.Resources.Pids = resources(s.Limits)
-	return spec
+	var err error
+	if spec.Linux.Seccomp, err = seccompProfile(s, spec); err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	return spec, nil
 }
 
 func resources(l runtime.Resources) (*specs.LinuxMemory, *specs.LinuxCPU, *specs.LinuxPids) {
@@ -97,9 +105,13 @@ func cgroupPath(sandbox, id string) string {
 }
 
 func libcontainerConfig(s *runtime.ContainerSpec, rootfs string) (*configs.Config, error) {
+	spec, err := ociSpec(s, rootfs)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName: s.ID,
-		Spec:       ociSpec(s, rootfs),
+		Spec:       spec,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", s.ID, err)
@@ -107,9 +119,22 @@ func libcontainerConfig(s *runtime.ContainerSpec, rootfs string) (*configs.Confi
 	return cfg, nil
 }
 
+// allCapabilities is what a privileged container gets: every capability
+// in the agent's own bounding set, as containerd gives (the agent may
+// itself run without some, and asking for more fails the start).
 func allCapabilities() []string {
+	bounding := ^uint64(0)
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil {
+					bounding = n
+				}
+			}
+		}
+	}
 	var out []string
-	for _, c := range []string{
+	for bit, c := range []string{ // in bit order
 		"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
 		"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
 		"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
@@ -117,7 +142,9 @@ func allCapabilities() []string {
 		"LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
 		"WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 	} {
-		out = append(out, "CAP_"+c)
+		if bounding&(1<<bit) != 0 {
+			out = append(out, "CAP_"+c)
+		}
 	}
 	return out
 }

@@ -276,8 +276,8 @@ func testReadopt(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	exit := wait(t, r2, spec.ID)
-	if !exit.CodeUnknown && exit.Code != 137 {
-		t.Errorf("exit seen by the second instance: %+v", exit)
+	if exit.CodeUnknown || exit.Code != 137 || exit.Signal != syscall.SIGKILL {
+		t.Errorf("exit seen by the second instance: %+v, want code 137 by SIGKILL", exit)
 	}
 	if err := r2.Delete(ctx(t), spec.ID); err != nil {
 		t.Fatal(err)
