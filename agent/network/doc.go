@@ -8,7 +8,11 @@
 // (ipam/<ip> holding the pod's id), created with O_EXCL, so that an agent
 // restart keeps every pod's address and two pods never share one.
 //
-// It must not decide which pods exist: the agent calls Attach and Detach.
-// Reaching beyond the node (masquerade, routes between nodes, Services)
-// is not done here yet.
+// Routes to other nodes' pod CIDRs (host-gateway: via each node's
+// InternalIP, which must be on a link this node shares) are planned by the
+// pure PlanRoutes and kept by Routes.Sync; wake's routes carry protocol
+// RouteProtocol (77), so Sync never touches anyone else's.
+//
+// It must not decide which pods exist or which nodes exist: the agent
+// calls Attach, Detach and Sync. Masquerade and Services are agent/proxy's.
 package network

@@ -16,6 +16,13 @@
 //	service-<hash>:  numgen random mod N vmap { i : goto endpoint-<hash> }
 //	external-<hash>: mark for masquerade, goto service-<hash>   (NodePort)
 //	endpoint-<hash>: ip saddr == endpoint → mark (hairpin); dnat to ip:port
-//	nat-postrouting (srcnat): mark → masquerade
+//	nat-postrouting (srcnat): ip saddr <cluster CIDR> ip daddr != <cluster CIDR> → masquerade
+//	                          mark → masquerade
 //	filter-{input,forward,output}: ct state new → @no-endpoint-* → reject
+//	filter-forward: ip saddr <cluster CIDR> accept; ip daddr <cluster CIDR> accept
+//
+// The cluster CIDR rules exist when Config.ClusterCIDR is set: pods reach
+// the outside with the node's address, while pod-to-pod traffic (across
+// nodes too) keeps its source. Config.Table names another table for tests
+// that share a network namespace with a real agent.
 package proxy

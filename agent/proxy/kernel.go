@@ -3,6 +3,8 @@ package proxy
 import (
 	"fmt"
 	"maps"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +20,12 @@ import (
 // failure Kernel keeps its record of the previous (still live) rules.
 // Not safe for concurrent use.
 type Kernel struct {
+	// ClusterCIDR, when valid, is the pod network: traffic from it to
+	// anywhere else is masqueraded (pods reach the outside with the
+	// node's address; pod to pod, across nodes too, keeps its source),
+	// and forwarded traffic from or to it is accepted. Set before Replace.
+	ClusterCIDR netip.Prefix
+
 	conn  *nftables.Conn
 	table *nftables.Table
 	sets  map[string]*nftables.Set
@@ -25,18 +33,23 @@ type Kernel struct {
 	owner map[element]string       // named-map entry → owning identity
 }
 
-// NewKernel uses conn (nftables.New(), possibly WithNetNSFd).
-func NewKernel(conn *nftables.Conn) *Kernel {
+// NewKernel uses conn (nftables.New(), possibly WithNetNSFd) and the
+// table TableName.
+func NewKernel(conn *nftables.Conn) *Kernel { return NewKernelTable(conn, TableName) }
+
+// NewKernelTable is NewKernel with another table: tests that share a
+// network namespace with a running agent keep out of its table.
+func NewKernelTable(conn *nftables.Conn, table string) *Kernel {
 	return &Kernel{
 		conn:  conn,
-		table: &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4},
+		table: &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4},
 		bySvc: map[string][]ServicePort{}, owner: map[element]string{},
 	}
 }
 
 // Existing reports whether the table is in the kernel (a previous agent's).
 func (k *Kernel) Existing() bool {
-	t, err := k.conn.ListTableOfFamily(TableName, nftables.TableFamilyIPv4)
+	t, err := k.conn.ListTableOfFamily(k.table.Name, nftables.TableFamilyIPv4)
 	return err == nil && t != nil
 }
 
@@ -58,7 +71,7 @@ func (k *Kernel) Replace(all map[string][]ServicePort) error {
 		return err
 	}
 	if err := cc.Flush(); err != nil {
-		return fmt.Errorf("replace table %s: %w", TableName, err)
+		return fmt.Errorf("replace table %s: %w", k.table.Name, err)
 	}
 	k.sets, k.bySvc, k.owner = sets, cloneBySvc(all), owner
 	return nil
@@ -374,6 +387,10 @@ func (k *Kernel) base() (map[string]*nftables.Set, error) {
 	rule(hook("nat-prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest), jump(chainServices))
 	rule(hook("nat-output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest), jump(chainServices))
 	post := hook("nat-postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	if c := k.ClusterCIDR.Masked(); c.IsValid() && c.Addr().Is4() {
+		// ip saddr <cluster> ip daddr != <cluster> masquerade
+		rule(post, slices.Concat(matchNet(12, c, expr.CmpOpEq), matchNet(16, c, expr.CmpOpNeq), []expr.Any{&expr.Masq{}})...)
+	}
 	rule(post,
 		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
@@ -384,9 +401,29 @@ func (k *Kernel) base() (map[string]*nftables.Set, error) {
 		name string
 		hook *nftables.ChainHook
 	}{{"filter-input", nftables.ChainHookInput}, {"filter-forward", nftables.ChainHookForward}, {"filter-output", nftables.ChainHookOutput}} {
-		rule(hook(h.name, nftables.ChainTypeFilter, h.hook, nftables.ChainPriorityFilter), jump(chainNoEndpoints))
+		ch := hook(h.name, nftables.ChainTypeFilter, h.hook, nftables.ChainPriorityFilter)
+		rule(ch, jump(chainNoEndpoints))
+		if c := k.ClusterCIDR.Masked(); h.name == "filter-forward" && c.IsValid() && c.Addr().Is4() {
+			// Pod traffic is forwarded whatever the policy of other
+			// tables' forward chains in this one (kube-proxy's
+			// cluster-cidr accept rules).
+			accept := &expr.Verdict{Kind: expr.VerdictAccept}
+			rule(ch, append(matchNet(12, c, expr.CmpOpEq), accept)...)
+			rule(ch, append(matchNet(16, c, expr.CmpOpEq), accept)...)
+		}
 	}
 	return sets, nil
+}
+
+// matchNet compares the IPv4 address at offset (12 source, 16
+// destination) of the network header, masked to p's length, with p.
+func matchNet(offset uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
+	mask := net.CIDRMask(p.Bits(), 32)
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: op, Register: 1, Data: p.Masked().Addr().AsSlice()},
+	}
 }
 
 // affinityLookup matches a client in an affinity set, by ID when the set is

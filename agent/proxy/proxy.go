@@ -3,7 +3,9 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +35,13 @@ type Config struct {
 	// RetryAfter is the wait before a failed update is retried as a full
 	// replace (default 1s).
 	RetryAfter time.Duration
-	Logger     *slog.Logger
+	// ClusterCIDR is the pod network (Kernel.ClusterCIDR): pod traffic
+	// leaving it is masqueraded. Empty: no such rule.
+	ClusterCIDR string
+	// Table is the nftables table (default TableName); tests sharing a
+	// network namespace with a real agent use their own.
+	Table  string
+	Logger *slog.Logger
 }
 
 // Proxy follows the projection and keeps the node's table current.
@@ -50,6 +58,9 @@ type Proxy struct {
 
 // New fills cfg's defaults.
 func New(cfg Config) *Proxy {
+	if cfg.Table == "" {
+		cfg.Table = TableName
+	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 10 * time.Millisecond
 	}
@@ -118,10 +129,17 @@ func (p *Proxy) Run(ctx context.Context) error {
 		return err
 	}
 	defer conn.CloseLasting()
-	k := NewKernel(conn)
+	k := NewKernelTable(conn, p.cfg.Table)
+	if p.cfg.ClusterCIDR != "" {
+		c, err := netip.ParsePrefix(p.cfg.ClusterCIDR)
+		if err != nil {
+			return fmt.Errorf("proxy: cluster CIDR: %w", err)
+		}
+		k.ClusterCIDR = c.Masked()
+	}
 	ix := NewIndex()
 	if k.Existing() {
-		p.log.Info("replacing the previous agent's table", "table", TableName)
+		p.log.Info("replacing the previous agent's table", "table", p.cfg.Table)
 	}
 	w, err := p.load(ix)
 	if err != nil {
