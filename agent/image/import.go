@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,7 +22,7 @@ import (
 func (s *Store) Import(path string) ([]*Image, error) {
 	names, err := tarNames(path)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
+		return nil, fmt.Errorf("import %s: not a tar archive: %w", path, err)
 	}
 	switch {
 	case names["manifest.json"]:
@@ -60,10 +61,11 @@ func (s *Store) importDockerArchive(path string) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
-	var out []*Image
+	var imgs []v1.Image
+	var refs [][]string
 	for i, d := range m {
 		var img v1.Image
-		var refs []string
+		var names []string
 		if len(d.RepoTags) == 0 {
 			if len(m) != 1 {
 				return nil, fmt.Errorf("import %s: image %d has no tag and the archive holds %d images", path, i, len(m))
@@ -76,20 +78,43 @@ func (s *Store) importDockerArchive(path string) ([]*Image, error) {
 			}
 			for _, t := range d.RepoTags {
 				if n, err := Normalize(t); err == nil {
-					refs = append(refs, n)
+					names = append(names, n)
 				}
 			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", path, err)
 		}
-		im, err := s.addRefs(img, refs)
+		imgs, refs = append(imgs, img), append(refs, names)
+	}
+	return s.putAll(path, imgs, refs)
+}
+
+// putAll stores every image of an import, then records them all in one
+// index write: a tarball whose last image is bad adds nothing.
+func (s *Store) putAll(path string, imgs []v1.Image, refs [][]string) ([]*Image, error) {
+	s.gc.RLock()
+	defer s.gc.RUnlock()
+	var out []*Image
+	for _, img := range imgs {
+		im, err := s.put(img)
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", path, err)
 		}
 		out = append(out, im)
 	}
-	return out, nil
+	if err := s.recordAll(out, refs); err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	copies := make([]*Image, len(out))
+	for i, im := range out {
+		c := *s.images[im.ID]
+		c.Refs = slices.Clone(c.Refs)
+		copies[i] = &c
+	}
+	return copies, nil
 }
 
 // importOCILayout unpacks the layout's files (plain files and directories
@@ -112,26 +137,23 @@ func (s *Store) importOCILayout(path string) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
-	var out []*Image
+	var imgs []v1.Image
+	var refs [][]string
 	for _, d := range im.Manifests {
 		img, err := imageFor(idx, d)
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", path, err)
 		}
-		var refs []string
+		var names []string
 		for _, key := range []string{"io.containerd.image.name", "org.opencontainers.image.ref.name"} {
 			if n, err := Normalize(d.Annotations[key]); err == nil && d.Annotations[key] != "" {
-				refs = append(refs, n)
+				names = append(names, n)
 				break
 			}
 		}
-		stored, err := s.addRefs(img, refs)
-		if err != nil {
-			return nil, fmt.Errorf("import %s: %w", path, err)
-		}
-		out = append(out, stored)
+		imgs, refs = append(imgs, img), append(refs, names)
 	}
-	return out, nil
+	return s.putAll(path, imgs, refs)
 }
 
 // imageFor resolves a descriptor of an index to an image, choosing
@@ -154,23 +176,6 @@ func imageFor(idx v1.ImageIndex, d v1.Descriptor) (v1.Image, error) {
 		}
 	}
 	return nil, fmt.Errorf("index %s has no linux/amd64 image", d.Digest)
-}
-
-func (s *Store) addRefs(img v1.Image, refs []string) (*Image, error) {
-	first := ""
-	if len(refs) > 0 {
-		first = refs[0]
-	}
-	im, err := s.add(first, img)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range refs[min(1, len(refs)):] {
-		if err := s.record(im, r); err != nil {
-			return nil, err
-		}
-	}
-	return im, nil
 }
 
 func extractPlain(path, dir string) error {

@@ -50,9 +50,15 @@ var ErrNotFound = errors.New("image not found")
 type Store struct {
 	root string
 
-	mu     sync.Mutex
-	images map[string]*Image // by ID
-	layers sync.Map          // DiffID → *sync.Mutex, serialises unpacking per layer
+	mu       sync.Mutex
+	images   map[string]*Image    // by ID
+	lastUsed map[string]time.Time // by ID: Get's hits since Open (for GC)
+	layers   sync.Map             // DiffID → *sync.Mutex, serialises unpacking per layer
+
+	// gc is held shared from a put to its record (an image whose layers
+	// are on disk but not yet in the index) and exclusively by GC, so that
+	// GC never removes a layer an image is about to refer to.
+	gc sync.RWMutex
 }
 
 // Open opens (or creates) the store under root.
@@ -69,7 +75,7 @@ func Open(root string) (*Store, error) {
 			os.RemoveAll(filepath.Join(tmp, e.Name()))
 		}
 	}
-	s := &Store{root: root, images: map[string]*Image{}}
+	s := &Store{root: root, images: map[string]*Image{}, lastUsed: map[string]time.Time{}}
 	b, err := os.ReadFile(s.indexPath())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -131,6 +137,7 @@ func (s *Store) Get(ref string) (*Image, error) {
 	defer s.mu.Unlock()
 	for _, im := range s.images {
 		if im.ID == ref || im.Digest == ref || slices.Contains(im.Refs, ref) {
+			s.lastUsed[im.ID] = time.Now()
 			c := *im
 			c.Refs = slices.Clone(im.Refs)
 			return &c, nil
@@ -142,6 +149,19 @@ func (s *Store) Get(ref string) (*Image, error) {
 // add stores img under ref (which may be empty): config and manifest blobs,
 // then each layer unpacked, then the index entry.
 func (s *Store) add(ref string, img v1.Image) (*Image, error) {
+	s.gc.RLock()
+	defer s.gc.RUnlock()
+	im, err := s.put(img)
+	if err != nil {
+		return nil, err
+	}
+	return im, s.record(im, ref)
+}
+
+// put writes img's blobs and unpacks its layers; nothing in the index
+// refers to them until record (content addressed, a failed import leaves
+// only unreferenced blobs and complete layers behind).
+func (s *Store) put(img v1.Image) (*Image, error) {
 	rawCfg, err := img.RawConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -179,7 +199,7 @@ func (s *Store) add(ref string, img v1.Image) (*Image, error) {
 		im.Layers = append(im.Layers, diffID)
 		im.Size += size
 	}
-	return im, s.record(im, ref)
+	return im, nil
 }
 
 func configOf(cf *v1.ConfigFile) Config {
@@ -194,8 +214,27 @@ func configOf(cf *v1.ConfigFile) Config {
 func (s *Store) record(im *Image, ref string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.images[im.ID]; ok {
-		im.Refs, im.Added = old.Refs, old.Added
+	s.recordLocked(im, ref)
+	return s.writeIndex()
+}
+
+// recordAll adds images with their references in one index write: an
+// import becomes visible whole or not at all.
+func (s *Store) recordAll(ims []*Image, refs [][]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, im := range ims {
+		s.recordLocked(im, "")
+		for _, r := range refs[i] {
+			s.recordLocked(im, r)
+		}
+	}
+	return s.writeIndex()
+}
+
+func (s *Store) recordLocked(im *Image, ref string) {
+	if old, ok := s.images[im.ID]; ok && old != im {
+		im.Refs, im.Added = slices.Clone(old.Refs), old.Added // not shared: the loop below edits old's
 	}
 	if ref != "" {
 		for _, other := range s.images {
@@ -207,7 +246,12 @@ func (s *Store) record(im *Image, ref string) error {
 		}
 	}
 	s.images[im.ID] = im
-	return s.writeIndex()
+}
+
+// CreateTemp creates a file in the store's temporary directory (on the
+// store's file system, emptied by Open): where an upload waits for Import.
+func (s *Store) CreateTemp(pattern string) (*os.File, error) {
+	return os.CreateTemp(filepath.Join(s.root, "tmp"), pattern)
 }
 
 func (s *Store) writeIndex() error {
