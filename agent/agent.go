@@ -24,8 +24,8 @@ import (
 	"github.com/wakehq/wake/services/reconcile"
 )
 
-// DefaultPodCIDR is the pod CIDR of a node the control plane gave none
-// (`wake up` on one machine).
+// DefaultPodCIDR is the pod CIDR the node IPAM controller gives the first
+// node of the default cluster CIDR (`wake up` on one machine).
 const DefaultPodCIDR = "10.244.0.0/24"
 
 // Config is one agent.
@@ -40,10 +40,27 @@ type Config struct {
 	Images  *image.Store
 	// InsecureRegistries (host:port) are reached over plain HTTP.
 	InsecureRegistries []string
-	// PodCIDR is used when the node's spec.podCIDR is empty
-	// (DefaultPodCIDR when empty too).
+	// PodCIDR is written into the node's spec.podCIDR when it has none
+	// (`wake agent --pod-cidr`); empty, the agent waits until the node IPAM
+	// controller gives the node one. The node's own always wins.
 	PodCIDR string
-	Bridge  string // network.DefaultBridge when empty
+	// ClusterCIDR is every node's pods (default DefaultClusterCIDR): pod
+	// traffic to other addresses is masqueraded.
+	ClusterCIDR string
+	// NodeIP is the node's InternalIP in its status (default: the address
+	// of the default route's interface); other nodes route this node's
+	// pod CIDR to it.
+	NodeIP string
+	// NodeRoutes keeps a route to every other node's pod CIDR via its
+	// InternalIP (host-gateway); off by default, it needs root.
+	NodeRoutes bool
+	// ClusterDNS serves cluster DNS on the bridge address, port 53, and
+	// points ClusterFirst pods' resolv.conf at it; off by default (pods
+	// then use the node's resolvers). ClusterDomain defaults to
+	// DefaultClusterDomain.
+	ClusterDNS    bool
+	ClusterDomain string
+	Bridge        string // network.DefaultBridge when empty
 	// ProtectedPaths never reach a container through hostPath (the NATS
 	// data directory); StateDir is always protected.
 	ProtectedPaths []string
@@ -58,6 +75,16 @@ type Config struct {
 	// ServiceProxy programs ClusterIP and NodePort rules into the node's
 	// nftables (agent/proxy); off by default, it needs root.
 	ServiceProxy bool
+	// ProxyTable is the proxy's nftables table (default proxy.TableName);
+	// end-to-end tests use their own beside a node's real agent.
+	ProxyTable string
+	// Pressure are the thresholds of the node's pressure conditions
+	// (pressure.go); Measure reads the signals (default Measure).
+	Pressure PressureThresholds
+	Measure  func(stateDir string) Measures
+	// ImageGC removes images no pod of the node uses when the state
+	// directory's file system fills up (pressure.go; kubelet defaults).
+	ImageGC image.GCPolicy
 }
 
 // Agent is the node agent; see the package doc and README.md.
@@ -68,6 +95,9 @@ type Agent struct {
 	rt      runtime.Runtime
 	images  *image.Store
 	net     *network.Network
+	dns     clusterResolver // pods' resolv.conf under ClusterFirst; set in Run
+
+	pressure pressureTracker
 
 	pullMu sync.Mutex
 	pulls  map[string]*pullCall // one pull per reference at a time
@@ -83,8 +113,14 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.NodeName == "" || cfg.StateDir == "" || cfg.Log == nil || cfg.View == nil {
 		return nil, errors.New("agent: NodeName, StateDir, Log and View are required")
 	}
-	if cfg.PodCIDR == "" {
-		cfg.PodCIDR = DefaultPodCIDR
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = DefaultClusterCIDR
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
+	}
+	if err := checkNetworkConfig(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.HeartbeatPeriod <= 0 {
 		cfg.HeartbeatPeriod = 10 * time.Second
@@ -134,13 +170,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	}
 	a.machine = MachineInfo(a.cfg.StateDir)
+	if a.cfg.NodeIP != "" {
+		a.machine.InternalIP = a.cfg.NodeIP
+	}
 	node, err := a.registerNode(ctx)
 	if err != nil {
 		return fmt.Errorf("agent: register node %s: %w", a.cfg.NodeName, err)
 	}
-	cidr := a.cfg.PodCIDR
-	if node.Spec.PodCIDR != "" {
-		cidr = node.Spec.PodCIDR
+	cidr, err := a.podCIDR(ctx, node)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("agent: pod CIDR of node %s: %w", a.cfg.NodeName, err)
 	}
 	if a.net, err = network.New(a.cfg.Bridge, cidr, a.dir("network")); err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -155,13 +197,16 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("agent: images: %w", err)
 		}
 	}
+	a.dns = a.clusterResolver()
 	a.log.Info("agent running", "podCIDR", cidr, "state", a.cfg.StateDir)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.heartbeat(ctx) })
 	g.Go(func() error { return a.pods(ctx) })
 	g.Go(func() error { return a.logServer().Run(ctx) })
+	g.Go(func() error { return a.imageServer().Run(ctx) })
+	g.Go(func() error { return a.imageGC(ctx) })
 	if a.cfg.ServiceProxy {
-		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log})
+		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log, ClusterCIDR: a.cfg.ClusterCIDR, Table: a.cfg.ProxyTable})
 		g.Go(func() error {
 			// Without Service rules pods still run: report, do not stop the node.
 			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
@@ -171,6 +216,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return a.execServer().Run(ctx) })
+	if a.cfg.NodeRoutes {
+		g.Go(func() error {
+			if err := a.routes(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("routes to other nodes stopped: pods on other nodes are unreachable from here", "err", err)
+			}
+			return nil
+		})
+	}
+	if a.cfg.ClusterDNS {
+		g.Go(a.startClusterDNS(ctx))
+	}
 	err = g.Wait()
 	a.wg.Wait()
 	return err
@@ -232,7 +288,7 @@ func (a *Agent) pods(ctx context.Context) error {
 func (a *Agent) resync(ctx context.Context) map[string]bool {
 	objs, _ := a.cfg.View.List("", "pods", "")
 	live := map[string]bool{}
-	for _, o := range objs {
+	for _, o := range admissionOrder(objs) { // admission decides in this order
 		if a.mine(o) {
 			live[o.UID] = true
 			a.ensureWorker(ctx, o)
@@ -252,6 +308,7 @@ func (a *Agent) ensureWorker(ctx context.Context, o *projections.Object) {
 		return
 	}
 	w := newPodWorker(a, o)
+	w.rejected = a.admitLocked(o)
 	a.workers[o.UID] = w
 	a.wg.Add(1)
 	go func() {

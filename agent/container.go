@@ -324,3 +324,23 @@ func user(pod *corev1.Pod, c *corev1.Container, cfg image.Config) (uint32, uint3
 func privileged(c *corev1.Container) bool {
 	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
 }
+
+// seccompOf is the container's seccomp profile: its own securityContext's,
+// else the pod's, else the runtime's default (RuntimeDefault).
+func seccompOf(pod *corev1.Pod, c *corev1.Container) runtime.Seccomp {
+	var p *corev1.SeccompProfile
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+		p = sc.SeccompProfile
+	}
+	if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+		p = sc.SeccompProfile
+	}
+	if p == nil {
+		return runtime.Seccomp{}
+	}
+	s := runtime.Seccomp{Type: runtime.SeccompType(p.Type)}
+	if p.LocalhostProfile != nil {
+		s.LocalhostProfile = *p.LocalhostProfile
+	}
+	return s
+}

@@ -86,3 +86,21 @@ func TestContainerIDRoundTrip(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSeccompOf(t *testing.T) {
+	local := "profiles/audit.json"
+	pod := &corev1.Pod{Spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}}}
+	plain := &corev1.Container{Name: "a"}
+	own := &corev1.Container{Name: "b", SecurityContext: &corev1.SecurityContext{
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &local}}}
+	if got := seccompOf(&corev1.Pod{}, plain); got != (runtime.Seccomp{}) {
+		t.Errorf("no profile anywhere: %+v, want the runtime default", got)
+	}
+	if got := seccompOf(pod, plain); got.Type != runtime.SeccompUnconfined {
+		t.Errorf("pod's profile: %+v, want Unconfined", got)
+	}
+	if got := seccompOf(pod, own); got.Type != runtime.SeccompLocalhost || got.LocalhostProfile != local {
+		t.Errorf("container's own profile: %+v, want Localhost %s", got, local)
+	}
+}

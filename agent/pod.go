@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,6 +44,7 @@ type podWorker struct {
 	adopted  bool
 	probing  map[string]context.CancelFunc // by container id
 	stopping bool
+	rejected *rejection // refused by admission (set before run, never changed)
 
 	mu     sync.Mutex
 	probes map[string]*probeResult // by container id
@@ -63,6 +63,7 @@ type ctrState struct {
 	imageID  string
 
 	waitReason, waitMsg string
+	hookErr             string    // the current attempt's postStart hook failed so
 	retryAt             time.Time // no new attempt before (back-off)
 	backoff             time.Duration
 	pullBackoff         time.Duration
@@ -134,6 +135,9 @@ func (w *podWorker) sync(ctx context.Context) (done bool, next time.Duration) {
 	if pod.DeletionTimestamp != nil {
 		return w.finishDeletion(ctx, o, &pod)
 	}
+	if w.rejected != nil {
+		return false, w.reportRejected(ctx, o, &pod)
+	}
 	next = w.converge(ctx, &pod)
 	if err := w.report(ctx, o, &pod); err != nil {
 		if ctx.Err() != nil {
@@ -196,7 +200,8 @@ func (w *podWorker) adopt(ctx context.Context, pod *corev1.Pod) {
 		if st.Status == runtime.Running {
 			w.watchExit(ctx, st.ID)
 			if c := specContainer(pod, name); c != nil {
-				w.startProbes(ctx, pod, c, st.ID)
+				ps := prev[name]
+				w.startProbes(ctx, pod, c, st.ID, &ps)
 				w.setReady(st.ID, prev[name].Ready) // as reported, until a probe says otherwise
 			}
 		}
@@ -273,7 +278,7 @@ func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
 			libct.RemoveSandbox(sbDir, sb)
 			return fmt.Errorf("network: %w", err)
 		}
-		if err := writeEtcFiles(dir, pod, ip.String()); err != nil {
+		if err := writeEtcFiles(dir, pod, ip.String(), w.a.dns); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(sandboxFile{Version: 1, Sandbox: sb, IP: ip.String()})
@@ -435,7 +440,7 @@ func nextBackoff(d, base, max time.Duration) time.Duration {
 // container's waiting reason and a back-off.
 func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cs *ctrState, lk Lookup) {
 	now := w.a.now()
-	im, err := w.a.ensureImage(ctx, c)
+	im, err := w.a.ensureImage(ctx, pod, c)
 	if err != nil {
 		var pe *image.PullError
 		var never *imageNeverPull
@@ -498,7 +503,12 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		cs.state = st
 	}
 	w.watchExit(ctx, spec.ID)
-	w.startProbes(ctx, pod, c, spec.ID)
+	cs.hookErr = ""
+	if msg, ok := w.postStart(ctx, pod, c, spec.ID); !ok {
+		cs.hookErr = msg
+		return
+	}
+	w.startProbes(ctx, pod, c, spec.ID, nil)
 }
 
 func (w *podWorker) logPath(name string, attempt int) string {
@@ -552,6 +562,7 @@ func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrS
 		Sandbox: *w.sandbox, Layers: w.a.images.LayerDirs(im),
 		Args: args, Env: env, Cwd: cwd, UID: uid, GID: gid,
 		Limits: limits(c), Privileged: privileged(c), Mounts: mounts,
+		Seccomp: seccompOf(pod, c),
 	}, nil
 }
 
@@ -591,20 +602,11 @@ func (w *podWorker) terminate(ctx context.Context, grace time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sig := syscall.SIGTERM
-			if grace <= 0 || st.Status == runtime.Created {
-				sig = syscall.SIGKILL
+			g := grace
+			if st.Status == runtime.Created {
+				g = 0
 			}
-			w.a.rt.Kill(ctx, st.ID, sig)
-			wctx, cancel := context.WithTimeout(ctx, max(grace, 0)+100*time.Millisecond)
-			_, err := w.a.rt.Wait(wctx, st.ID)
-			cancel()
-			if err != nil {
-				w.a.rt.Kill(ctx, st.ID, syscall.SIGKILL)
-				kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				w.a.rt.Wait(kctx, st.ID)
-				cancel()
-			}
+			w.stopContainer(ctx, w.lastPod, w.ip, st.ID, g) // preStop hooks run in parallel, as the kubelet's
 		}()
 	}
 	wg.Wait()

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,11 +20,16 @@ import (
 
 // probeResult is what the probes of one container concluded so far.
 type probeResult struct {
-	ready bool // the readiness probe's verdict (true without one)
+	ready   bool // the readiness probe's verdict (true without one)
+	started bool // the startup probe succeeded (true without one)
 }
 
 // probeState reports whether container id is ready; call with w.mu held.
+// A container is never ready before its startup probe succeeded.
 func (w *podWorker) probeState(id string, c *corev1.Container) (ready bool, known bool) {
+	if !w.startedState(id, c) {
+		return false, true
+	}
 	if c.ReadinessProbe == nil {
 		return true, true
 	}
@@ -36,32 +40,71 @@ func (w *podWorker) probeState(id string, c *corev1.Container) (ready bool, know
 	return r.ready, true
 }
 
-// startProbes runs the readiness and liveness probes of container id
-// until it exits or the worker stops them.
-func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string) {
-	if c.ReadinessProbe == nil && c.LivenessProbe == nil {
+// startedState reports whether container id has started: its startup
+// probe succeeded, or it has none; call with w.mu held.
+func (w *podWorker) startedState(id string, c *corev1.Container) bool {
+	if c.StartupProbe == nil {
+		return true
+	}
+	r, ok := w.probes[id]
+	return ok && r.started
+}
+
+// startProbes runs the probes of container id until it exits or the
+// worker stops them: the startup probe first, then readiness and
+// liveness, as the kubelet does. prev is the container's status as the
+// log had it when the worker adopts a running container (nil for a new
+// one): a container that had started is not probed for startup again.
+func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, prev *corev1.ContainerStatus) {
+	if c.ReadinessProbe == nil && c.LivenessProbe == nil && c.StartupProbe == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	w.probing[id] = cancel
+	started := c.StartupProbe == nil || prev != nil && prev.Started != nil && *prev.Started
 	w.mu.Lock()
-	w.probes[id] = &probeResult{}
+	w.probes[id] = &probeResult{started: started}
 	w.mu.Unlock()
+	pod, c = pod.DeepCopy(), c.DeepCopy()
 	ip := w.ip
-	for _, p := range []struct {
-		probe    *corev1.Probe
-		liveness bool
-	}{{c.ReadinessProbe, false}, {c.LivenessProbe, true}} {
-		if p.probe == nil {
-			continue
+	run := func() {
+		for _, p := range []struct {
+			probe *corev1.Probe
+			kind  probeKind
+		}{{c.ReadinessProbe, readiness}, {c.LivenessProbe, liveness}} {
+			if p.probe == nil {
+				continue
+			}
+			w.a.wg.Add(1)
+			go func() {
+				defer w.a.wg.Done()
+				w.probeLoop(ctx, pod, c, id, ip, p.probe, p.kind)
+			}()
 		}
-		w.a.wg.Add(1)
-		go func() {
-			defer w.a.wg.Done()
-			w.probeLoop(ctx, c.DeepCopy(), id, ip, p.probe.DeepCopy(), p.liveness)
-		}()
 	}
+	if started {
+		run()
+		return
+	}
+	w.a.wg.Add(1)
+	go func() {
+		defer w.a.wg.Done()
+		if w.probeLoop(ctx, pod, c, id, ip, c.StartupProbe, startup) {
+			w.setStarted(id)
+			run()
+		}
+	}()
 }
+
+type probeKind int
+
+const (
+	readiness probeKind = iota
+	liveness
+	startup
+)
+
+func (k probeKind) String() string { return [...]string{"Readiness", "Liveness", "Startup"}[k] }
 
 // stopProbes stops the probes of container id ("" = all).
 func (w *podWorker) stopProbes(id string) {
@@ -80,7 +123,11 @@ func (w *podWorker) stopProbes(id string) {
 	w.mu.Unlock()
 }
 
-func (w *podWorker) probeLoop(ctx context.Context, c *corev1.Container, id, ip string, p *corev1.Probe, liveness bool) {
+// probeLoop probes until ctx ends. A startup probe returns true once it
+// succeeded; a startup or liveness probe that fails failureThreshold
+// times in a row stops the container (preStop hook, SIGTERM, the grace
+// period, SIGKILL) so that its restart policy applies, and returns false.
+func (w *podWorker) probeLoop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id, ip string, p *corev1.Probe, kind probeKind) bool {
 	period := time.Duration(max(p.PeriodSeconds, 1)) * time.Second
 	if p.PeriodSeconds == 0 {
 		period = 10 * time.Second
@@ -89,38 +136,74 @@ func (w *podWorker) probeLoop(ctx context.Context, c *corev1.Container, id, ip s
 	if p.FailureThreshold == 0 {
 		failure = 3
 	}
+	if kind != readiness {
+		success = 1 // the API requires it of liveness and startup probes
+	}
 	if !sleep(ctx, time.Duration(p.InitialDelaySeconds)*time.Second) {
-		return
+		return false
 	}
 	var okRun, failRun int32
+	var nextFailure time.Time // a startup probe's failures count once a period
 	for {
 		err := w.probeOnce(ctx, c, id, ip, p)
 		if ctx.Err() != nil {
-			return
+			return false
 		}
-		if err == nil {
+		switch now := time.Now(); {
+		case err == nil:
 			okRun, failRun = okRun+1, 0
-		} else {
+		case kind != startup || !now.Before(nextFailure):
 			okRun, failRun = 0, failRun+1
+			nextFailure = now.Add(period)
 		}
 		switch {
-		case liveness && failRun >= failure:
-			w.a.log.Info("liveness probe failed; killing the container", "container", id, "err", err)
-			w.a.rt.Kill(ctx, id, syscall.SIGKILL)
-			return
-		case !liveness && (okRun == success || failRun == failure):
+		case kind == startup && okRun >= success:
+			return true
+		case kind != readiness && failRun >= failure:
+			w.a.log.Info(strings.ToLower(kind.String())+" probe failed; stopping the container", "container", id, "err", err)
+			w.recordEvent(ctx, pod, corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe failed: %v", kind, err))
+			w.stopContainer(ctx, pod, ip, id, probeGrace(pod, p))
+			return false
+		case kind == readiness && (okRun == success || failRun == failure):
 			w.setReady(id, err == nil)
 		}
-		// A readiness probe that has not succeeded yet retries quickly, so
-		// that a starting server is Ready soon after it listens.
+		// A readiness or startup probe that has not succeeded yet retries
+		// quickly, so that a starting server is Ready soon after it
+		// listens (a startup probe's failures still count at its period).
 		wait := period
-		if !liveness && okRun < success && p.InitialDelaySeconds == 0 {
+		if kind != liveness && okRun < success && p.InitialDelaySeconds == 0 {
 			wait = min(period, 100*time.Millisecond)
 		}
 		if !sleep(ctx, wait) {
-			return
+			return false
 		}
 	}
+}
+
+// probeGrace is the grace period of a container killed by a failed
+// probe: the probe's terminationGracePeriodSeconds, else the pod's.
+func probeGrace(pod *corev1.Pod, p *corev1.Probe) time.Duration {
+	if p.TerminationGracePeriodSeconds != nil {
+		return time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
+	}
+	return podGrace(pod)
+}
+
+// podGrace is the pod's terminationGracePeriodSeconds (default 30s).
+func podGrace(pod *corev1.Pod) time.Duration {
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	return 30 * time.Second
+}
+
+func (w *podWorker) setStarted(id string) {
+	w.mu.Lock()
+	if r, ok := w.probes[id]; ok {
+		r.started = true
+	}
+	w.mu.Unlock()
+	w.wake()
 }
 
 func (w *podWorker) setReady(id string, ready bool) {
@@ -199,9 +282,21 @@ var probeTransport = &http.Transport{
 }
 
 func httpProbe(ctx context.Context, c *corev1.Container, ip string, h *corev1.HTTPGetAction) error {
-	port, err := resolvePort(h.Port, c)
+	code, err := httpGet(ctx, c, ip, h)
 	if err != nil {
 		return err
+	}
+	if code < 200 || code >= 400 {
+		return fmt.Errorf("HTTP probe failed with statuscode: %d", code)
+	}
+	return nil
+}
+
+// httpGet does the GET of a probe or hook and returns the status code.
+func httpGet(ctx context.Context, c *corev1.Container, ip string, h *corev1.HTTPGetAction) (int, error) {
+	port, err := resolvePort(h.Port, c)
+	if err != nil {
+		return 0, err
 	}
 	host := h.Host
 	if host == "" {
@@ -218,11 +313,11 @@ func httpProbe(ctx context.Context, c *corev1.Container, ip string, h *corev1.HT
 	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}
 	u, err = u.Parse(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("User-Agent", "kube-probe/1.37")
 	for _, hd := range h.HTTPHeaders {
@@ -235,14 +330,11 @@ func httpProbe(ctx context.Context, c *corev1.Container, ip string, h *corev1.HT
 	client := &http.Client{Transport: probeTransport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 10<<10))
 	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("HTTP probe failed with statuscode: %d", resp.StatusCode)
-	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // resolvePort turns a number or a named container port into a number.

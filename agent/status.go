@@ -161,7 +161,7 @@ func (w *podWorker) containerStatus(pod *corev1.Pod, c *corev1.Container, cs *ct
 		s.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: msg}
 	case st.Status == runtime.Running:
 		s.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt.UTC().Truncate(time.Second))}
-		started := true
+		started := w.startedState(cs.id, c)
 		s.Started = &started
 		ready, _ := w.probeState(cs.id, c)
 		s.Ready = ready
@@ -176,7 +176,13 @@ func (w *podWorker) containerStatus(pod *corev1.Pod, c *corev1.Container, cs *ct
 			if cs.backoff == 0 { // restarting at once: not (yet) a crash loop
 				s.State.Waiting.Reason, s.State.Waiting.Message = "ContainerCreating", ""
 			}
+			if cs.hookErr != "" { // the kubelet's reason for a start that failed so
+				s.State.Waiting.Reason, s.State.Waiting.Message = "PostStartHookError", cs.hookErr
+			}
 		} else {
+			if cs.hookErr != "" && t.Message == "" {
+				t.Message = cs.hookErr
+			}
 			s.State.Terminated = t
 		}
 		started := false

@@ -310,14 +310,15 @@ func teardownVolumes(podDir string) error {
 	return errors.Join(errs...)
 }
 
-// writeEtcFiles writes the pod's /etc/hosts and /etc/resolv.conf.
-func writeEtcFiles(podDir string, pod *corev1.Pod, ip string) error {
+// writeEtcFiles writes the pod's /etc/hosts and /etc/resolv.conf (see
+// podResolvConf in dns.go).
+func writeEtcFiles(podDir string, pod *corev1.Pod, ip string, dns clusterResolver) error {
 	hosts := "# Kubernetes-managed hosts file (wake).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
 	name := podHostname(pod)
 	if ip != "" {
 		fqdn := ""
 		if pod.Spec.Subdomain != "" {
-			fqdn = fmt.Sprintf("%s.%s.%s.svc.cluster.local\t", name, pod.Spec.Subdomain, pod.Namespace)
+			fqdn = fmt.Sprintf("%s.%s.%s.svc.%s\t", name, pod.Spec.Subdomain, pod.Namespace, dns.Domain)
 		}
 		hosts += fmt.Sprintf("%s\t%s%s\n", ip, fqdn, name)
 	}
@@ -327,31 +328,7 @@ func writeEtcFiles(podDir string, pod *corev1.Pod, ip string) error {
 	if err := os.WriteFile(filepath.Join(podDir, "hosts"), []byte(hosts), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(podDir, "resolv.conf"), resolvConf(pod), 0o644)
-}
-
-// resolvConf is the node's resolver configuration (systemd-resolved's
-// upstream file when the stub 127.0.0.53 is in /etc/resolv.conf, which a
-// pod cannot reach), or the pod's dnsConfig with dnsPolicy None. Cluster
-// DNS comes with issue 5.
-func resolvConf(pod *corev1.Pod) []byte {
-	if pod.Spec.DNSPolicy == corev1.DNSNone && pod.Spec.DNSConfig != nil {
-		var b strings.Builder
-		for _, ns := range pod.Spec.DNSConfig.Nameservers {
-			b.WriteString("nameserver " + ns + "\n")
-		}
-		if len(pod.Spec.DNSConfig.Searches) > 0 {
-			b.WriteString("search " + strings.Join(pod.Spec.DNSConfig.Searches, " ") + "\n")
-		}
-		return []byte(b.String())
-	}
-	b, err := os.ReadFile("/etc/resolv.conf")
-	if err == nil && strings.Contains(string(b), "127.0.0.53") {
-		if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
-			b = up
-		}
-	}
-	return b
+	return os.WriteFile(filepath.Join(podDir, "resolv.conf"), podResolvConf(pod, dns).Bytes(), 0o644)
 }
 
 // podHostname is the pod's hostname: spec.hostname or the pod's name,

@@ -33,7 +33,10 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	host, _ := os.Hostname()
 	node := fs.String("node", host, "this node's name")
 	state := fs.String("state", "/var/lib/wake/agent", "state directory: images, containers, sandboxes, address leases")
-	podCIDR := fs.String("pod-cidr", "", "pod CIDR when the node object has no spec.podCIDR (default "+agent.DefaultPodCIDR+")")
+	podCIDR := fs.String("pod-cidr", "", "pod CIDR written into the node when it has none (default: wait for the controllers' node IPAM to assign one)")
+	clusterCIDR := fs.String("cluster-cidr", agent.DefaultClusterCIDR, "pod network of the whole cluster: pod traffic leaving it is masqueraded")
+	nodeIP := fs.String("node-ip", "", "this node's InternalIP, which other nodes route its pods through (default: the address of the default route's interface)")
+	clusterDomain := fs.String("cluster-domain", agent.DefaultClusterDomain, "DNS domain of the cluster, served to pods on the bridge address, port 53")
 	insecure := fs.String("insecure-registries", "", "registries (host:port, comma-separated) reached over plain HTTP")
 	protect := fs.String("protect", "", "more host paths (comma-separated) that hostPath volumes may never reach, e.g. the NATS data directory")
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +63,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 		NodeName: *node, StateDir: *state, Log: log, View: proj,
 		PodCIDR: *podCIDR, InsecureRegistries: splitList(*insecure), ProtectedPaths: splitList(*protect),
 		Version: Version, ServiceProxy: true,
+		ClusterCIDR: *clusterCIDR, NodeIP: *nodeIP, NodeRoutes: true, ClusterDNS: true, ClusterDomain: *clusterDomain,
 	})
 	if err != nil {
 		return err
@@ -94,11 +98,14 @@ func runParts(ctx context.Context, parts ...func(context.Context) error) error {
 // localAgent is the agent of `wake up`, or nil when it cannot run. Its
 // state lives in <data>/agent; the whole data directory (NATS files, CA,
 // tokens) is out of reach of hostPath volumes.
-func localAgent(dataDir string, log *events.Log, view *projections.Projection) runner {
+// Its pod CIDR comes from the node IPAM controller running beside it
+// (10.244.0.0/24 for the first node of the default cluster CIDR).
+func localAgent(dataDir, clusterCIDR string, log *events.Log, view *projections.Projection) runner {
 	host, _ := os.Hostname()
 	a, err := agent.New(agent.Config{
 		NodeName: strings.ToLower(host), StateDir: filepath.Join(dataDir, "agent"), Log: log, View: view,
 		ProtectedPaths: []string{dataDir}, Version: Version, ServiceProxy: true,
+		ClusterCIDR: clusterCIDR, NodeRoutes: true, ClusterDNS: true,
 	})
 	if err != nil {
 		slog.Warn("no local agent", "err", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/garbagecollector"
 	"github.com/wakehq/wake/services/controllers/job"
 	"github.com/wakehq/wake/services/controllers/namespace"
+	"github.com/wakehq/wake/services/controllers/nodeipam"
 	"github.com/wakehq/wake/services/controllers/nodelifecycle"
 	"github.com/wakehq/wake/services/controllers/replicaset"
 	"github.com/wakehq/wake/services/controllers/servicelb"
@@ -33,8 +34,17 @@ import (
 )
 
 // controllerLoops are the controllers `wake controllers` runs while it
-// holds the "controllers" lease.
+// holds the "controllers" lease, with the default cluster CIDR.
 func controllerLoops(log *events.Log, view *projections.Projection) []*reconcile.Loop {
+	return controllerLoopsWith(log, view, nil)
+}
+
+// controllerLoopsWith is controllerLoops with the node IPAM allocator of
+// --cluster-cidr (nil: the default, 10.244.0.0/16 with a /24 per node).
+func controllerLoopsWith(log *events.Log, view *projections.Projection, pods *nodeipam.Allocator) []*reconcile.Loop {
+	if pods == nil {
+		pods = defaultPodAllocator()
+	}
 	return []*reconcile.Loop{
 		namespace.Loop(log, view),
 		garbagecollector.Loop(log, view),
@@ -49,7 +59,38 @@ func controllerLoops(log *events.Log, view *projections.Projection) []*reconcile
 		endpointslice.Loop(log, view),
 		servicelb.Loop(log, view),
 		ipam.Loop(log, view),
+		nodeipam.Loop(log, view, pods),
 	}
+}
+
+func defaultPodAllocator() *nodeipam.Allocator {
+	a, err := nodeipam.New(nodeipam.DefaultClusterCIDR, nodeipam.DefaultNodeMaskSize)
+	if err != nil {
+		panic(err) // the defaults are valid
+	}
+	return a
+}
+
+// clusterFlags are the pod network's flags of `wake controllers` and
+// `wake up`: the range node pod CIDRs come from.
+type clusterFlags struct {
+	cidr  string
+	size  int
+	alloc *nodeipam.Allocator
+}
+
+func (f *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.cidr, "cluster-cidr", nodeipam.DefaultClusterCIDR, "pod network: every node gets its spec.podCIDR from this range")
+	fs.IntVar(&f.size, "node-cidr-mask-size", nodeipam.DefaultNodeMaskSize, "prefix length of each node's pod CIDR")
+}
+
+// check validates the flags once parsed.
+func (f *clusterFlags) check() (err error) {
+	f.alloc, err = nodeipam.New(f.cidr, f.size)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
+	}
+	return nil
 }
 
 // newScheduler builds the scheduler service; a variable so that the role
@@ -77,9 +118,13 @@ type roleConfig struct {
 }
 
 func runControllers(ctx context.Context, args []string, stdout io.Writer) error {
-	return runRoleCommand(ctx, "controllers", args, stdout, func(log *events.Log, view *projections.Projection) []runner {
+	var cf clusterFlags
+	return runRoleCommandWith(ctx, "controllers", args, stdout, func(fs *flag.FlagSet) func() error {
+		cf.register(fs)
+		return cf.check
+	}, func(log *events.Log, view *projections.Projection) []runner {
 		var out []runner
-		for _, l := range controllerLoops(log, view) {
+		for _, l := range controllerLoopsWith(log, view, cf.alloc) {
 			out = append(out, l)
 		}
 		return append(out, newSinks(log))
@@ -93,7 +138,18 @@ func runScheduler(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runRoleCommand(ctx context.Context, name string, args []string, stdout io.Writer, parts func(*events.Log, *projections.Projection) []runner) error {
+	return runRoleCommandWith(ctx, name, args, stdout, nil, parts)
+}
+
+// runRoleCommandWith is runRoleCommand with the role's own flags: flags
+// registers them and returns their check, run after parsing.
+func runRoleCommandWith(ctx context.Context, name string, args []string, stdout io.Writer, flags func(*flag.FlagSet) func() error,
+	parts func(*events.Log, *projections.Projection) []runner) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	check := func() error { return nil }
+	if flags != nil {
+		check = flags(fs)
+	}
 	var nf natsFlags
 	nf.register(fs)
 	host, _ := os.Hostname()
@@ -101,6 +157,9 @@ func runRoleCommand(ctx context.Context, name string, args []string, stdout io.W
 	var rf retentionFlags
 	rf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
 		return err
 	}
 	retention, err := rf.config()

@@ -26,6 +26,7 @@ import (
 	"github.com/wakehq/wake/gateway"
 	"github.com/wakehq/wake/gateway/pki"
 	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/services/controllers/nodeipam"
 	"github.com/wakehq/wake/services/dns"
 	"github.com/wakehq/wake/services/sink"
 )
@@ -39,6 +40,8 @@ type upConfig struct {
 	noSync     bool   // tests only: no fsync per event
 	dnsListen  string // cluster DNS address; "" = none
 	agent      bool   // run a node agent for this machine (root)
+	// pods gives nodes their pod CIDRs (--cluster-cidr); nil: the default.
+	pods *nodeipam.Allocator
 	// retention is the stream's, from --retention-age/--retention-bytes.
 	retention events.Config
 	// ready, when set, receives the kubeconfig path once wake serves.
@@ -57,6 +60,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&cfg.agent, "agent", os.Geteuid() == 0, "run a node agent for this machine (needs root; default on as root)")
 	var rf retentionFlags
 	rf.register(fs)
+	var cf clusterFlags
+	cf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +69,10 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if cfg.retention, err = rf.config(); err != nil {
 		return err
 	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	cfg.pods = cf.alloc
 	cfg.ready = func(kubeconfig string) {
 		fmt.Fprintf(stdout, "wake is up: the Kubernetes API is at https://%s\n  export KUBECONFIG=%s\n", cfg.listen, kubeconfig)
 	}
@@ -105,9 +114,9 @@ func up(ctx context.Context, cfg upConfig) error {
 		return err
 	}
 	services := func(log *events.Log, view *projections.Projection) []runner {
-		out := allServices(log, view)
+		out := allServicesWith(log, view, cfg.pods)
 		if cfg.agent {
-			if a := localAgent(cfg.dataDir, log, view); a != nil {
+			if a := localAgent(cfg.dataDir, cfg.clusterCIDR(), log, view); a != nil {
 				out = append(out, a)
 			}
 		}
@@ -121,6 +130,14 @@ func up(ctx context.Context, cfg upConfig) error {
 			cfg.ready(kubeconfig)
 		}
 	})
+}
+
+// clusterCIDR is the pod network's range ("" for the default).
+func (cfg upConfig) clusterCIDR() string {
+	if cfg.pods == nil {
+		return ""
+	}
+	return cfg.pods.ClusterCIDR()
 }
 
 // runControlPlane runs the projection, the gateway and every service over
@@ -176,11 +193,12 @@ func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Confi
 	return err
 }
 
-// allServices are the services `wake up` runs in its own process: every
-// controller and the scheduler, sharing the gateway's projection.
-func allServices(log *events.Log, view *projections.Projection) []runner {
+// allServicesWith are the services `wake up` runs in its own process:
+// every controller and the scheduler, sharing the gateway's projection;
+// pods is the node IPAM allocator (nil: the default cluster CIDR).
+func allServicesWith(log *events.Log, view *projections.Projection, pods *nodeipam.Allocator) []runner {
 	out := []runner{newScheduler(log, view), newSinks(log)}
-	for _, l := range controllerLoops(log, view) {
+	for _, l := range controllerLoopsWith(log, view, pods) {
 		out = append(out, l)
 	}
 	return out
