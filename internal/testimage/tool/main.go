@@ -8,11 +8,15 @@
 //	tool alloc MIB        touch MIB mebibytes of memory, then exit 0
 //	tool inspect          print the process's view of itself as JSON
 //	tool cat FILE...      print files, each as "== FILE mode\n<content>"
+//	tool fetch URL N      GET URL N times, a new connection each, printing "fetch <i> <body>" or "fetch <i> error <err>"
+//	tool syscall NAME...  try system calls (keyctl, clone3, unshare), print "NAME: ok" or "NAME: errno N (...)"
+//	tool tty ROWS COLS    print "tty <stdin's terminal>" and "size R C" on every change until ROWS×COLS
 package main
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,6 +24,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -63,6 +70,12 @@ func main() {
 		fmt.Println("allocated", len(keep), "MiB")
 	case "inspect":
 		inspect()
+	case "fetch":
+		fetch(arg(2), arg(3))
+	case "syscall":
+		trySyscalls(os.Args[2:])
+	case "tty":
+		watchTerminal(arg(2), arg(3))
 	case "cat":
 		for _, f := range os.Args[2:] {
 			fi, err := os.Stat(f)
@@ -115,4 +128,95 @@ func inspect() {
 	err = os.WriteFile("/proc/sys/kernel/domainname", []byte("x"), 0)
 	out["procSysWritable"] = err == nil
 	json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// trySyscalls makes system calls a seccomp profile decides on, with
+// arguments harmless when they are allowed, and prints how each ended.
+func trySyscalls(names []string) {
+	for _, name := range names {
+		var errno syscall.Errno
+		switch name {
+		case "keyctl": // KEYCTL_GET_KEYRING_ID of the thread keyring, not creating it
+			_, _, errno = unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_GET_KEYRING_ID, uintptr(unix.KEY_SPEC_THREAD_KEYRING&0xffffffff), 0)
+		case "clone3": // no arguments: EINVAL when allowed
+			_, _, errno = unix.Syscall(unix.SYS_CLONE3, 0, 0, 0)
+		case "unshare": // a new UTS namespace needs CAP_SYS_ADMIN
+			_, _, errno = unix.Syscall(unix.SYS_UNSHARE, unix.CLONE_NEWUTS, 0, 0)
+		default:
+			fmt.Printf("%s: unknown\n", name)
+			continue
+		}
+		if errno == 0 {
+			fmt.Printf("%s: ok\n", name)
+		} else {
+			fmt.Printf("%s: errno %d (%v)\n", name, int(errno), errno)
+		}
+	}
+}
+
+// watchTerminal prints the terminal on stdin and its size, then the size
+// again whenever it changes, until it is rows×cols (exit 0) or 20 s have
+// passed (exit 1).
+func watchTerminal(rows, cols string) {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		fmt.Println("stdin is not a terminal:", err)
+		os.Exit(1)
+	}
+	name, _ := os.Readlink("/proc/self/fd/0")
+	fmt.Println("tty", name)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	tick := time.NewTicker(20 * time.Millisecond)
+	deadline := time.After(20 * time.Second)
+	last := ""
+	for {
+		ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ)
+		if err != nil {
+			fmt.Println("TIOCGWINSZ:", err)
+			os.Exit(1)
+		}
+		size := fmt.Sprintf("size %d %d", ws.Row, ws.Col)
+		if size != last {
+			fmt.Println(size)
+			last = size
+		}
+		if size == "size "+rows+" "+cols {
+			return
+		}
+		select {
+		case <-winch:
+		case <-tick.C:
+		case <-deadline:
+			os.Exit(1)
+		}
+	}
+}
+
+// fetch GETs url n times, each over a new connection (so that a Service
+// balances each one), and prints every answer's body (the server's
+// "hello from <hostname>") on one line; it exits 1 if any failed.
+func fetch(url, n string) {
+	count, _ := strconv.Atoi(n)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	failed := 0
+	for i := range count {
+		resp, err := client.Get(url)
+		if err != nil {
+			failed++
+			fmt.Printf("fetch %d error %v\n", i, err)
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			failed++
+			fmt.Printf("fetch %d error status %d %v\n", i, resp.StatusCode, err)
+			continue
+		}
+		fmt.Printf("fetch %d %s\n", i, strings.TrimSpace(string(b)))
+	}
+	fmt.Printf("fetched %d/%d\n", count-failed, count)
+	if failed > 0 {
+		os.Exit(1)
+	}
 }
