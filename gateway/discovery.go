@@ -86,6 +86,9 @@ func buildDiscovery() discoveryDocs {
 		sum := sha256.Sum256(doc)
 		openapiIndex[path] = map[string]string{"serverRelativeURL": "/openapi/v3/" + path + "?hash=" + hex.EncodeToString(sum[:8])}
 	}
+	wake := metav1.GroupVersionForDiscovery{GroupVersion: wakeAPIVersion, Version: "v1"}
+	groups.Groups = append(groups.Groups, metav1.APIGroup{Name: WakeGroup, Versions: []metav1.GroupVersionForDiscovery{wake}, PreferredVersion: wake})
+	d.resources[wakeAPIVersion] = mustJSON(wakeResources())
 	d.apis = mustJSON(groups)
 	d.openapi = mustJSON(map[string]any{"paths": openapiIndex})
 	return d
@@ -153,6 +156,11 @@ func (s *Server) routeDiscovery(r chi.Router) {
 		writeRaw(w, 200, b)
 	})
 	r.Get("/apis/{group}", func(w http.ResponseWriter, r *http.Request) {
+		if chi.URLParam(r, "group") == WakeGroup {
+			v := metav1.GroupVersionForDiscovery{GroupVersion: wakeAPIVersion, Version: "v1"}
+			writeJSON(w, 200, metav1.APIGroup{TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}, Name: WakeGroup, Versions: []metav1.GroupVersionForDiscovery{v}, PreferredVersion: v})
+			return
+		}
 		for _, gv := range kinds.GroupVersions() {
 			if gv.Group == chi.URLParam(r, "group") {
 				v := metav1.GroupVersionForDiscovery{GroupVersion: gv.Group + "/" + gv.Version, Version: gv.Version}
@@ -171,6 +179,32 @@ func (s *Server) routeDiscovery(r chi.Router) {
 		}
 		writeRaw(w, 200, b)
 	})
+}
+
+// wakeResources is the discovery document of wake's own API group (see
+// WakeGroup): read-only resources, one per path, each answering GET with
+// the object named in the path after it. It comes last in /apis, after
+// every Kubernetes group, so that kubectl resolves a plain resource name
+// that both use ("events") to the Kubernetes one; "audit/verify" is
+// listed as a subresource, which kubectl api-resources does not show.
+func wakeResources() metav1.APIResourceList {
+	get := metav1.Verbs{"get"}
+	list := metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: wakeAPIVersion}
+	for _, r := range []struct{ name, singular, kind string }{
+		{"history", "history", "History"},
+		{"blame", "blame", "Blame"},
+		{"diff", "diff", "Diff"},
+		{"objects", "object", "List"},
+		{"resourceversion", "resourceversion", "ResourceVersion"},
+		{"events", "event", "CloudEvent"},
+		{"replay", "replay", "Replay"},
+		{"audit/verify", "", "AuditVerification"},
+	} {
+		list.APIResources = append(list.APIResources, metav1.APIResource{
+			Name: r.name, SingularName: r.singular, Kind: r.kind, Verbs: get,
+		})
+	}
+	return list
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

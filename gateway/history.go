@@ -25,17 +25,19 @@ import (
 // WakeGroup is the API group of wake's own features, beside the Kubernetes
 // API and behind the same authentication:
 //
-//	GET /apis/wake.io/v1/history/{group}/{resource}/{namespace}/{name}[?limit=N&after=RV]
+//	GET /apis/wake.io/v1/history/{group}/{resource}/{namespace}/{name}[?limit=N&continue=T&after=RV]
 //	GET /apis/wake.io/v1/blame/{group}/{resource}/{namespace}/{name}
 //	GET /apis/wake.io/v1/diff/{group}/{resource}/{namespace}/{name}?from=RV&to=RV
-//	GET /apis/wake.io/v1/objects/{group}/{resource}/{namespace}[/{name}]?at=RV|RFC3339
+//	GET /apis/wake.io/v1/objects/{group}/{resource}/{namespace}[/{name}]?at=RV|RFC3339[&limit=N&continue=T]
 //	GET /apis/wake.io/v1/resourceversion?at=RFC3339
 //	GET /apis/wake.io/v1/events?after=RV&since=RFC3339&kind=&type=&actor=&follow=true
 //	GET /apis/wake.io/v1/replay?to=RV
 //	GET /apis/wake.io/v1/audit/verify
 //
 // {group} is "core" for the core group; {namespace} is "_" for a
-// cluster-scoped object, and for a list across all namespaces.
+// cluster-scoped object, and for a list across all namespaces. History and
+// lists at a revision are paged with limit and continue as Kubernetes
+// lists are (see history_page.go).
 const WakeGroup = "wake.io"
 
 // wakeAPIVersion is the apiVersion of wake's own documents.
@@ -45,6 +47,12 @@ const wakeAPIVersion = WakeGroup + "/v1"
 func (s *Server) routeWake(r chi.Router) {
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodGet && strings.TrimSuffix(req.URL.Path, "/") == "/apis/"+wakeAPIVersion {
+				// Discovery answers before the projection is ready, as the
+				// Kubernetes groups' does.
+				writeRaw(w, http.StatusOK, s.discovery.resources[wakeAPIVersion])
+				return
+			}
 			select {
 			case <-s.proj.Ready():
 			default:
@@ -142,14 +150,26 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request) error {
 	if opts.After, err = queryUint(r, "after"); err != nil {
 		return err
 	}
-	limit, err := queryUint(r, "limit")
+	if opts.Limit, err = pageLimit(r); err != nil {
+		return err
+	}
+	tok, err := continueToken(r)
 	if err != nil {
 		return err
 	}
-	opts.Limit = int(min(limit, 1<<20))
+	if tok != nil {
+		if tok.Before <= 1 {
+			return apierrors.NewBadRequest("continue token is not a history token")
+		}
+		opts.Upto = tok.Before - 1 // the page before the last one returned
+	}
 	h, err := history.Revisions(r.Context(), s.log, t.ref(), opts)
 	if err != nil {
 		return err
+	}
+	var next string
+	if opts.Limit > 0 && h.Truncated && len(h.Revisions) == opts.Limit {
+		next = pageToken{Before: h.Revisions[0].ResourceVersion}.encode()
 	}
 	// The same document as json.Marshal(historyDoc) gives, written in one
 	// pass (see history.History.AppendJSON).
@@ -163,6 +183,9 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request) error {
 	b := make([]byte, 0, 256+len(h.Revisions)*256)
 	b = append(b, `{"kind":"History","apiVersion":"`+wakeAPIVersion+`","object":`...)
 	b = append(b, head...)
+	if next != "" {
+		b = append(b, `,"metadata":{"continue":"`+next+`"}`...)
+	}
 	b = append(h.AppendJSON(append(b, ',')), '}')
 	writeRaw(w, http.StatusOK, b)
 	return nil
@@ -229,9 +252,20 @@ func (s *Server) serveObjectsAt(w http.ResponseWriter, r *http.Request) error {
 	if err := s.consistent(r.Context()); err != nil {
 		return err
 	}
-	at, err := s.resolveAt(r.Context(), r.URL.Query().Get("at"))
+	tok, err := continueToken(r)
 	if err != nil {
 		return err
+	}
+	atParam := r.URL.Query().Get("at")
+	if tok != nil && atParam == "" {
+		atParam = strconv.FormatUint(tok.At, 10)
+	}
+	at, err := s.resolveAt(r.Context(), atParam)
+	if err != nil {
+		return err
+	}
+	if tok != nil && (t.name != "" || tok.At != at) {
+		return apierrors.NewBadRequest(fmt.Sprintf("continue token is for a list at resourceVersion %d, not this request (at %d)", tok.At, at))
 	}
 	if t.name != "" {
 		o, err := history.ObjectAt(r.Context(), s.log, t.ref(), at)
@@ -244,11 +278,16 @@ func (s *Server) serveObjectsAt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	limit, err := pageLimit(r)
+	if err != nil {
+		return err
+	}
 	objs, err := s.listAt(r.Context(), t, f, at)
 	if err != nil {
 		return err
 	}
-	return s.writeList(w, r, t, objs, at)
+	page, next, remaining := objectsPage(objs, at, limit, tok)
+	return s.writeListPage(w, r, t, page, at, next, remaining)
 }
 
 func (s *Server) serveResourceVersion(w http.ResponseWriter, r *http.Request) error {
@@ -506,13 +545,17 @@ func (s *Server) firstLiveDifference(ctx context.Context, replayed *projections.
 	return first
 }
 
-// diffAt compares a replayed state with ListAt's for every kind, naming
-// the first differing object.
+// diffAt compares a replayed state with the lists at the same revision
+// rebuilt backwards from the present (from the revision index where it
+// reaches, else ListAt) for every kind, naming the first differing object.
 func (s *Server) diffAt(ctx context.Context, replayed *projections.State, at uint64) string {
 	first := ""
 	for _, k := range kinds.All() {
-		cur, curSeq := s.proj.List(k.Group, k.Resource, "")
-		objs, err := history.ListAt(ctx, s.log, cur, curSeq, events.FilterSubject(k.Group, k.Resource, ""), at)
+		objs, err := s.listAtIndex(ctx, target{kind: k}, at)
+		if objs == nil && err == nil {
+			cur, curSeq := s.proj.List(k.Group, k.Resource, "")
+			objs, err = history.ListAt(ctx, s.log, cur, curSeq, events.FilterSubject(k.Group, k.Resource, ""), at)
+		}
 		if err != nil {
 			return fmt.Sprintf("%s: %v", k.Resource, err)
 		}

@@ -41,6 +41,13 @@ func (s *Server) listAt(ctx context.Context, t target, f filter, at uint64) ([]*
 	objs, ok := s.rewind(t, cur, curSeq, at)
 	if !ok {
 		var err error
+		objs, err = s.listAtIndex(ctx, t, at)
+		if err != nil {
+			return nil, travelError(err)
+		}
+	}
+	if objs == nil {
+		var err error
 		objs, err = history.ListAt(ctx, s.log, cur, curSeq, events.FilterSubject(t.kind.Group, t.kind.Resource, t.namespace), at)
 		if err != nil {
 			return nil, travelError(err)
@@ -86,6 +93,28 @@ func (s *Server) rewind(t target, cur []*projections.Object, curSeq, at uint64) 
 		return ref.Group == t.kind.Group && ref.Resource == t.kind.Resource && (t.namespace == "" || ref.Namespace == t.namespace)
 	}
 	return history.Rewind(cur, changes, at, curSeq, match), true
+}
+
+// listAtIndex is t's collection at resourceVersion at from the
+// projection's revision index, the changed objects read from the log by
+// sequence; nil (and no error) when the index does not reach back to at.
+// The three ways to a past list, cheapest first: rewind the projection's
+// recent changes in memory (rewind), this, and the log alone
+// (history.ListAt), whose "last event per subject up to at" requests the
+// server answers by walking back through its blocks once per subject.
+func (s *Server) listAtIndex(ctx context.Context, t target, at uint64) ([]*projections.Object, error) {
+	revs, ok := s.proj.AtIndex(t.kind.Group, t.kind.Resource, t.namespace, at)
+	if !ok {
+		return nil, nil
+	}
+	if err := history.CheckRetained(ctx, s.log, at); err != nil {
+		return nil, err
+	}
+	objs, err := history.ObjectsAt(ctx, s.log, revs)
+	if objs == nil && err == nil {
+		objs = []*projections.Object{}
+	}
+	return objs, err
 }
 
 // travelError maps history's errors to API errors: a revision lost to

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/wakehq/wake/events"
@@ -31,19 +32,41 @@ func BuildObject(ev events.Event) (*Object, error) {
 // buildValid is BuildObject for data already known to be valid JSON (as
 // events.Decode leaves it): the splicing below relies on that.
 func buildValid(ev events.Event) (*Object, error) {
-	top, ok := members(ev.Data)
+	b := builders.Get().(*builder)
+	defer builders.Put(b)
+	return b.build(ev)
+}
+
+// builder is buildValid's scratch space, reused through builders: the
+// members of the object, of its metadata and of its labels, and the
+// labels map last built. Objects are immutable, so objects whose labels
+// are the same bytes (a replica set's pods, an object's successive
+// revisions) share one map instead of each allocating its own.
+type builder struct {
+	top, meta, labels []member
+	rv                [24]byte
+	labelsRaw         []byte
+	labelsMap         map[string]string
+}
+
+var builders = sync.Pool{New: func() any { return new(builder) }}
+
+func (b *builder) build(ev events.Event) (*Object, error) {
+	top, ok := members(ev.Data, b.top[:0])
+	b.top = top[:0]
 	if !ok {
 		return nil, errors.New("data is not a JSON object")
 	}
 	metaVal, found := lookup(top, "metadata")
 	var meta []member
 	if found {
-		meta, ok = members(metaVal)
+		meta, ok = members(metaVal, b.meta[:0])
+		b.meta = meta[:0]
 	}
 	if !found || !ok {
 		return nil, errors.New("data has no metadata object")
 	}
-	m, ok := fastMeta(meta)
+	m, ok := b.fastMeta(meta, ev.Ref)
 	if !ok {
 		m = objectMeta{}
 		if err := json.Unmarshal(metaVal, &m); err != nil {
@@ -53,7 +76,9 @@ func buildValid(ev events.Event) (*Object, error) {
 	if m.Name != ev.Ref.Name || m.Namespace != ev.Ref.Namespace {
 		return nil, fmt.Errorf("data names %s/%s, not the event's object", m.Namespace, m.Name)
 	}
-	meta = set(meta, "resourceVersion", []byte(strconv.Quote(strconv.FormatUint(ev.Seq, 10))))
+	rv := append(strconv.AppendUint(append(b.rv[:0], '"'), ev.Seq, 10), '"')
+	meta = set(meta, "resourceVersion", rv)
+	b.meta = meta[:0]
 	var out bytes.Buffer
 	out.Grow(len(ev.Data) + 32)
 	writeObject(&out, top, "metadata", meta)
@@ -74,18 +99,21 @@ type objectMeta struct {
 // merges duplicate labels objects), strings and a labels object of
 // strings, or null. ok is false for anything else (a key matching a
 // field only case-insensitively, another type): Unmarshal decides those.
-func fastMeta(meta []member) (m objectMeta, ok bool) {
+//
+// Name and namespace equal to ref's share its strings.
+func (b *builder) fastMeta(meta []member, ref events.Ref) (m objectMeta, ok bool) {
 	for _, mb := range meta {
 		var dst *string
+		known := ""
 		switch mb.key {
 		case "name":
-			dst = &m.Name
+			dst, known = &m.Name, ref.Name
 		case "namespace":
-			dst = &m.Namespace
+			dst, known = &m.Namespace, ref.Namespace
 		case "uid":
 			dst = &m.UID
 		case "labels":
-			if mb.dup || !fastLabels(mb.value, &m.Labels) {
+			if mb.dup || !b.fastLabels(mb.value, &m.Labels) {
 				return m, false
 			}
 			continue
@@ -95,7 +123,7 @@ func fastMeta(meta []member) (m objectMeta, ok bool) {
 			}
 			continue
 		}
-		if mb.dup || !fastString(mb.value, dst) {
+		if mb.dup || !fastString(mb.value, dst, known) {
 			return m, false
 		}
 	}
@@ -121,8 +149,9 @@ func foldsToField(key string) bool {
 }
 
 // fastString stores a JSON string or null in dst as Unmarshal does; false
-// for other values and for strings needing unescaping or UTF-8 repair.
-func fastString(v []byte, dst *string) bool {
+// for other values and for strings needing unescaping or UTF-8 repair. A
+// string equal to known is stored as known, without allocating.
+func fastString(v []byte, dst *string, known string) bool {
 	if string(v) == "null" {
 		return true // Unmarshal leaves the field as it is
 	}
@@ -135,29 +164,39 @@ func fastString(v []byte, dst *string) bool {
 			return false
 		}
 	}
-	*dst = string(body)
+	if string(body) == known {
+		*dst = known
+	} else {
+		*dst = string(body)
+	}
 	return true
 }
 
 // fastLabels stores a labels object of strings, or null, as Unmarshal does.
-func fastLabels(v []byte, dst *map[string]string) bool {
+func (b *builder) fastLabels(v []byte, dst *map[string]string) bool {
 	if string(v) == "null" {
 		*dst = nil
 		return true
 	}
-	ms, ok := members(v)
+	if b.labelsMap != nil && bytes.Equal(v, b.labelsRaw) {
+		*dst = b.labelsMap
+		return true
+	}
+	ms, ok := members(v, b.labels[:0])
+	b.labels = ms[:0]
 	if !ok {
 		return false
 	}
 	labels := make(map[string]string, len(ms))
 	for _, mb := range ms {
 		var s string
-		if string(mb.value) == "null" || !fastString(mb.value, &s) {
+		if string(mb.value) == "null" || !fastString(mb.value, &s, "") {
 			return false // null and other values: Unmarshal decides
 		}
 		labels[mb.key] = s
 	}
 	*dst = labels
+	b.labelsRaw, b.labelsMap = append(b.labelsRaw[:0], v...), labels
 	return true
 }
 
@@ -168,15 +207,14 @@ type member struct {
 	dup   bool // the key occurred more than once; value is the last
 }
 
-// members splits valid JSON holding an object into its members, the last of
-// duplicate keys winning as in encoding/json. ok is false for anything but
-// an object.
-func members(b []byte) ([]member, bool) {
+// members splits valid JSON holding an object into its members, appended
+// to out, the last of duplicate keys winning as in encoding/json. ok is
+// false for anything but an object.
+func members(b []byte, out []member) ([]member, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil, false
+		return out, false
 	}
-	out := make([]member, 0, 8)
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return out, true
@@ -184,25 +222,25 @@ func members(b []byte) ([]member, bool) {
 	for i < len(b) {
 		end := stringEnd(b, i)
 		if end < 0 {
-			return nil, false
+			return out, false
 		}
-		key, common := commonKeys[string(b[i+1:end-1])]
+		key, common := commonKey(b[i+1 : end-1])
 		if !common {
 			key = string(b[i+1 : end-1])
 		}
 		if !common && !plainKey(key) {
-			if err := json.Unmarshal(b[i:end], &key); err != nil {
-				return nil, false
+			if key, common = unquote(b[i:end]); !common {
+				return out, false
 			}
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return nil, false
+			return out, false
 		}
 		start := skipSpace(b, i+1)
 		vend := valueEnd(b, start)
 		if vend < 0 {
-			return nil, false
+			return out, false
 		}
 		out = set(out, key, b[start:vend])
 		i = skipSpace(b, vend)
@@ -212,7 +250,15 @@ func members(b []byte) ([]member, bool) {
 		}
 		return out, i < len(b) && b[i] == '}'
 	}
-	return nil, false
+	return out, false
+}
+
+// unquote decodes a JSON string as encoding/json does (kept apart from
+// members so that its key does not escape to the heap).
+func unquote(s []byte) (string, bool) {
+	var v string
+	err := json.Unmarshal(s, &v)
+	return v, err == nil
 }
 
 func set(ms []member, key string, value []byte) []member {
@@ -338,18 +384,21 @@ func stringEnd(b []byte, i int) int {
 	}
 }
 
-// commonKeys are keys most objects have, kept as strings so that
-// splitting an object does not allocate them again.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"apiVersion", "kind", "metadata", "spec", "status", "data", "binaryData",
-		"name", "namespace", "uid", "labels", "annotations", "resourceVersion", "generation",
-		"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
-		"finalizers", "managedFields", "generateName", "app"} {
-		m[k] = k
+// commonKeys are keys most objects have, returned by commonKey as these
+// strings so that splitting an object does not allocate them again.
+var commonKeys = [...]string{"apiVersion", "kind", "metadata", "spec", "status", "data", "binaryData",
+	"name", "namespace", "uid", "labels", "annotations", "resourceVersion", "generation",
+	"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
+	"finalizers", "managedFields", "generateName", "app"}
+
+func commonKey(k []byte) (string, bool) {
+	for _, c := range commonKeys {
+		if len(c) == len(k) && string(k) == c {
+			return c, true
+		}
 	}
-	return m
-}()
+	return "", false
+}
 
 // valueEnd returns the index after the valid JSON value starting at b[i].
 func valueEnd(b []byte, i int) int {

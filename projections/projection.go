@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections/logscan"
 )
 
 // ErrExpired means a watch asked for changes older than the projection keeps
@@ -26,7 +27,11 @@ type Options struct {
 	// SnapshotInterval is the longest time between snapshots while events
 	// arrive. Default 10 minutes; negative disables it.
 	SnapshotInterval time.Duration
-	Logger           *slog.Logger
+	// NoRevisionIndex leaves out the revision index (see AtIndex), which
+	// costs about 8 bytes per event: roles that never answer time-travel
+	// reads (agents, controllers) can do without it.
+	NoRevisionIndex bool
+	Logger          *slog.Logger
 }
 
 // Projection is the live state of the cluster, fed by the log. It is safe for
@@ -41,6 +46,7 @@ type Projection struct {
 	histN   int
 	head    int
 	floor   uint64        // every change after floor is in history
+	index   *revIndex     // nil with Options.NoRevisionIndex
 	notify  chan struct{} // closed and replaced after every applied event
 	skipped int
 
@@ -62,7 +68,7 @@ func New(opts Options) *Projection {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Projection{
+	p := &Projection{
 		opts:    opts,
 		log:     opts.Logger,
 		state:   NewState(),
@@ -70,6 +76,10 @@ func New(opts Options) *Projection {
 		notify:  make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
+	if !opts.NoRevisionIndex {
+		p.index = newRevIndex(p.state)
+	}
+	return p
 }
 
 // Run restores the latest snapshot (if snaps is not nil and has one), applies
@@ -134,9 +144,7 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			}
 		}()
 	}
-	err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
-		p.apply(PrepareDecoded(ev)) // Subscribe's events come from events.Decode
-		seq := ev.Seq
+	applied := func(seq uint64) {
 		if seq >= target {
 			p.markReady()
 		}
@@ -146,8 +154,31 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 		if due {
 			snapshot()
 		}
-		return nil
-	})
+	}
+	if target > p.Seq() {
+		// Catch up with the log as it was at start with decoding and
+		// building objects on every core, ahead of the ordered fold
+		// (logscan.Prepared); then follow it event by event.
+		err = logscan.Prepared(ctx, log, "", p.Seq()+1, target, PrepareDecoded, func(prep Prepared) error {
+			p.apply(prep)
+			applied(prep.Event.Seq)
+			return nil
+		})
+		var de *events.DecodeError
+		if err != nil && ctx.Err() == nil && !errors.As(err, &de) {
+			// A read failed (not an event): the subscription below,
+			// which recovers from such failures, goes on from here.
+			p.log.Warn("projection: parallel catch-up stopped, following the log from there", "seq", p.Seq(), "err", err)
+			err = nil
+		}
+	}
+	if err == nil {
+		err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
+			p.apply(PrepareDecoded(ev)) // Subscribe's events come from events.Decode
+			applied(ev.Seq)
+			return nil
+		})
+	}
 	snapMu.Lock()
 	final := snaps != nil && p.Seq() > lastSnap
 	snapMu.Unlock()
@@ -183,6 +214,9 @@ func (p *Projection) restore(st *State) {
 	p.state = st
 	p.floor = st.seq
 	p.histN, p.head = 0, 0
+	if p.index != nil {
+		p.index = newRevIndex(st)
+	}
 }
 
 func (p *Projection) markReady() { p.readyOnce.Do(func() { close(p.ready) }) }
@@ -203,6 +237,9 @@ func (p *Projection) apply(prep Prepared) {
 		p.log.Error("event skipped by projection", "seq", prep.Event.Seq, "err", err)
 	} else {
 		p.record(ch)
+		if p.index != nil {
+			p.index.record(ch)
+		}
 	}
 	close(p.notify)
 	p.notify = make(chan struct{})

@@ -1,6 +1,8 @@
 package projections_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/natstest"
 	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/projections/logscan"
 )
 
 func appendConfigMaps(t *testing.T, log *events.Log, n int) {
@@ -74,3 +77,58 @@ func TestRunSnapshotsOnATimer(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The catch-up at start (decoded and built in parallel, read in chunks
+// over two connections) folds to the same state as applying the log event
+// by event.
+func TestRunCatchUpMatchesFold(t *testing.T) {
+	defer logscan.Chunking(50, 100)()
+	_, nc := natstest.Start(t)
+	log, err := events.Open(t.Context(), nc, events.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendConfigMaps(t, log, 700)
+	want := projections.NewState()
+	last, _ := log.LastSeq(t.Context())
+	err = log.Read(t.Context(), 1, "", func(ev events.Event) error {
+		want.Apply(ev)
+		if ev.Seq == last {
+			return errDone
+		}
+		return nil
+	})
+	if err != nil && err != errDone {
+		t.Fatal(err)
+	}
+	p := projections.New(projections.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, log, nil) }()
+	select {
+	case <-p.Ready():
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not ready in 20s")
+	}
+	if seq, h := p.Hash(); seq != last || h != want.Hash() {
+		t.Errorf("caught up to %d with hash %s, want %d %s", seq, h, last, want.Hash())
+	}
+	// It goes on following the log.
+	extra := events.Event{ID: events.NewID(), Type: events.ObjectCreated, Source: "wake/test", Time: time.Now(),
+		Ref: events.Ref{Resource: "configmaps", Namespace: "default", Name: "extra"}, APIVersion: "v1", Kind: "ConfigMap",
+		Actor: "tester", RequestID: "r", Data: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"extra","namespace":"default"}}`)}
+	if _, err := log.Append(t.Context(), extra, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitFor(t.Context(), last+1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+var errDone = errors.New("done")

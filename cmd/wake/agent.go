@@ -58,7 +58,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	proj := projections.New(projections.Options{})
+	proj := projections.New(projections.Options{NoRevisionIndex: true}) // no time-travel reads here
 	a, err := agent.New(agent.Config{
 		NodeName: *node, StateDir: *state, Log: log, View: proj,
 		PodCIDR: *podCIDR, InsecureRegistries: splitList(*insecure), ProtectedPaths: splitList(*protect),

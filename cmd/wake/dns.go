@@ -50,7 +50,7 @@ func runDNS(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	proj := projections.New(projections.Options{})
+	proj := projections.New(projections.Options{NoRevisionIndex: true}) // no time-travel reads here
 	srv := dns.New(proj, cfg)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return proj.Run(ctx, log, snaps) })

@@ -108,6 +108,84 @@ func (c *apiClient) getJSON(ctx context.Context, path string, q url.Values, v an
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
+// getPages GETs a paged document (see the gateway's history_page.go) in
+// pages of limit items (0: in one answer), following continue tokens when
+// all is set, and returns one document: the first page's, with the items
+// (under key) of every page, and no continue token. History pages walk
+// back in time (backwards): their items are prepended.
+func (c *apiClient) getPages(ctx context.Context, path string, limit int, all bool, key string, backwards bool) (json.RawMessage, error) {
+	return c.pages(ctx, path, url.Values{}, "application/json", limit, all, func(page json.RawMessage, doc map[string]json.RawMessage) (string, error) {
+		return mergePage(page, doc, key, backwards)
+	})
+}
+
+// pages is getPages with the query, the accepted type and the merge of a
+// page into the document left to the caller; merge returns the page's
+// continue token.
+func (c *apiClient) pages(ctx context.Context, path string, q url.Values, accept string, limit int, all bool, merge func(json.RawMessage, map[string]json.RawMessage) (string, error)) (json.RawMessage, error) {
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	doc := map[string]json.RawMessage{}
+	for {
+		resp, err := c.get(ctx, path, q, accept)
+		if err != nil {
+			return nil, err
+		}
+		page, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		next, err := merge(page, doc)
+		if err != nil {
+			return nil, err
+		}
+		if next == "" || !all || limit <= 0 {
+			return json.Marshal(doc)
+		}
+		q.Set("continue", next)
+	}
+}
+
+// mergePage adds a page's items (under key) to doc, the first page's other
+// members included, and returns its continue token.
+func mergePage(page json.RawMessage, doc map[string]json.RawMessage, key string, backwards bool) (string, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(page, &m); err != nil {
+		return "", err
+	}
+	var meta struct{ Continue string }
+	json.Unmarshal(m["metadata"], &meta)
+	var items, have []json.RawMessage
+	json.Unmarshal(m[key], &items)
+	json.Unmarshal(doc[key], &have)
+	if len(doc) == 0 {
+		for k, v := range m {
+			doc[k] = v
+		}
+		have = nil
+	}
+	if backwards {
+		items = append(items, have...)
+	} else {
+		items = append(have, items...)
+	}
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	b, _ := json.Marshal(items)
+	doc[key] = b
+	// The document is whole: no continue token, no remaining count.
+	var md map[string]json.RawMessage
+	if json.Unmarshal(doc["metadata"], &md) == nil && md != nil {
+		delete(md, "continue")
+		delete(md, "remainingItemCount")
+		doc["metadata"], _ = json.Marshal(md)
+	}
+	return meta.Continue, nil
+}
+
 // objectArg is what `kind/name` (or `kind name`) names.
 type objectArg struct {
 	kind kinds.Kind
@@ -169,6 +247,7 @@ func runHistory(ctx context.Context, args []string, stdout io.Writer) error {
 	cf.register(fs)
 	out := fs.String("o", "", "output: json, yaml, or a table (default)")
 	limit := fs.Int("limit", 0, "only the newest N revisions")
+	chunk := fs.Int("chunk-size", 500, "read the history in pages of this many revisions (0: in one answer)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -181,19 +260,19 @@ func runHistory(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
+	pageSize := *chunk
 	if *limit > 0 {
-		q.Set("limit", fmt.Sprint(*limit))
+		pageSize = *limit // one page: the newest N
+	}
+	raw, err := c.getPages(ctx, "/history"+obj.path(c.namespace, false), pageSize, *limit == 0, "revisions", true)
+	if err != nil {
+		return err
 	}
 	var doc struct {
 		Revisions []struct {
 			ResourceVersion, Change, Actor, RequestID, Time string
 			Diff                                            json.RawMessage
 		}
-	}
-	var raw json.RawMessage
-	if err := c.getJSON(ctx, "/history"+obj.path(c.namespace, false), q, &raw); err != nil {
-		return err
 	}
 	if *out != "" {
 		return printDoc(stdout, raw, *out)
@@ -244,6 +323,7 @@ func runGetAt(ctx context.Context, args []string, stdout io.Writer) error {
 	at := fs.String("at", "", "resourceVersion or RFC 3339 time (required)")
 	out := fs.String("o", "", "output: json, yaml, or a table (default)")
 	selector := fs.String("l", "", "label selector")
+	chunk := fs.Int("chunk-size", 500, "read a list in pages of this many objects (0: in one answer)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -264,12 +344,20 @@ func runGetAt(ctx context.Context, args []string, stdout io.Writer) error {
 	if *out != "" {
 		accept = "application/json"
 	}
-	resp, err := c.get(ctx, "/objects"+obj.path(c.namespace, cf.allNamespaces), q, accept)
-	if err != nil {
-		return err
+	key := "items"
+	if *out == "" {
+		key = "rows"
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	limit := *chunk
+	if obj.name != "" {
+		limit = 0 // one object: not paged
+	}
+	raw, err := c.pages(ctx, "/objects"+obj.path(c.namespace, cf.allNamespaces), q, accept, limit, true, func(page json.RawMessage, doc map[string]json.RawMessage) (string, error) {
+		if obj.name != "" {
+			return "", json.Unmarshal(page, &doc)
+		}
+		return mergePage(page, doc, key, false)
+	})
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/natstest"
 )
 
 // wakeRun runs a history subcommand against c and returns its output.
@@ -40,6 +49,18 @@ func TestHistoryCLI(t *testing.T) {
 	contains(t, wakeRun(t, c, runGetAt, "configmaps", "--at", rv1), "NAME", "hist")
 	contains(t, wakeRun(t, c, runGetAt, "ns", "--at", rv2), "default", "kube-system")
 
+	// Read a page at a time, the same answers.
+	contains(t, wakeRun(t, c, runHistory, "configmap/hist", "--chunk-size", "1"), rv1, rv2, `{"data":{"mode":"two"}`)
+	contains(t, wakeRun(t, c, runGetAt, "ns", "--at", rv2, "--chunk-size", "1"), "NAME", "default", "kube-system")
+	var nsList struct {
+		Metadata struct{ Continue string }
+		Items    []struct{ Metadata struct{ Name string } }
+	}
+	out = wakeRun(t, c, runGetAt, "ns", "--at", rv2, "--chunk-size", "1", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &nsList); err != nil || len(nsList.Items) < 3 || nsList.Metadata.Continue != "" {
+		t.Fatalf("get ns --at %s --chunk-size 1 -o json: %v %s", rv2, err, out)
+	}
+
 	contains(t, wakeRun(t, c, runDiff, "cm/hist", rv1, rv2), `"mode": "two"`)
 	contains(t, wakeRun(t, c, runBlame, "cm/hist"), ".data.mode", rv2, "admin")
 
@@ -53,5 +74,75 @@ func TestHistoryCLI(t *testing.T) {
 	var out2 bytes.Buffer
 	if err := runHistory(t.Context(), []string{"cm/never", "--kubeconfig", c.kubeconfig}, &out2); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("history of a missing object: %v", err)
+	}
+}
+
+// `wake audit verify` against a real `wake up` process names the event an
+// attacker with NATS access removed from the middle of the log. The
+// process uses an external NATS server the test also reaches, as an
+// administrator of a real cluster's NATS would.
+func TestAuditVerifyNamesATamperedEvent(t *testing.T) {
+	srv, nc := natstest.Start(t)
+	_, c := startProcess(t, t.TempDir(), "--nats", srv.ClientURL())
+
+	// wake.io/v1 is in kubectl's discovery, and the rest still is.
+	contains(t, c.must(t, "api-resources"), "wake.io/v1", "history", "deployments", "apps/v1")
+	c.must(t, "get", "events", "-A")
+
+	c.must(t, "create", "configmap", "victim", "--from-literal=v=1")
+	victim := c.must(t, "get", "cm", "victim", "-o", "jsonpath={.metadata.resourceVersion}")
+	c.must(t, "patch", "cm", "victim", "--type=merge", "-p", `{"data":{"v":"2"}}`)
+	c.must(t, "create", "configmap", "bystander")
+	last := c.must(t, "get", "cm", "bystander", "-o", "jsonpath={.metadata.resourceVersion}")
+
+	verify := func() (string, error) {
+		cmd := exec.Command(wakePath, "audit", "verify", "--kubeconfig", c.kubeconfig)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// The sealer seals within its idle interval (2 s).
+	lastSeq, _ := strconv.ParseUint(last, 10, 64)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err := verify()
+		var sealed uint64
+		if _, after, ok := strings.Cut(out, "up to resourceVersion "); ok {
+			fmt.Sscan(after, &sealed)
+		}
+		if err == nil && sealed >= lastSeq && strings.Contains(out, "ok") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log was not sealed up to %d in 30s: %v\n%s", lastSeq, err, out)
+		}
+	}
+
+	// The attacker removes the victim's first event (the stream denies
+	// deleting single messages, not purging a subject up to a sequence).
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(t.Context(), events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victimSeq, _ := strconv.ParseUint(victim, 10, 64)
+	subject := events.Ref{Resource: "configmaps", Namespace: "default", Name: "victim"}.Subject()
+	if err := stream.Purge(t.Context(), jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(victimSeq+1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.GetMsg(t.Context(), victimSeq); err == nil {
+		t.Fatalf("event %d is still stored after the purge", victimSeq)
+	}
+
+	out, err := verify()
+	if err == nil {
+		t.Fatalf("wake audit verify passed a tampered log:\n%s", out)
+	}
+	contains(t, out, fmt.Sprintf("event %d: removed", victimSeq), "does not match its seals")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "event ") && !strings.HasPrefix(line, fmt.Sprintf("event %d:", victimSeq)) {
+			t.Errorf("an untouched event is reported: %s", line)
+		}
 	}
 }

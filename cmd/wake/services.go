@@ -190,7 +190,7 @@ func runRole(ctx context.Context, nc *nats.Conn, cfg roleConfig) error {
 	if err != nil {
 		return err
 	}
-	proj := projections.New(projections.Options{})
+	proj := projections.New(projections.Options{NoRevisionIndex: true}) // no time-travel reads here
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return proj.Run(ctx, log, snaps) })
 	g.Go(func() error {

@@ -36,7 +36,7 @@ func ObjectAt(ctx context.Context, log *events.Log, ref events.Ref, seq uint64) 
 	}
 	var ev *events.Event
 	err = lastUpTo(ctx, log, []string{ref.Subject()}, seq, func(m rawMsg) error {
-		e, err := m.decode()
+		e, err := m.Decode()
 		ev = &e
 		return err
 	})
@@ -93,7 +93,7 @@ func ListAt(ctx context.Context, log *events.Log, current []*projections.Object,
 	var evs []events.Event
 	err = lastUpTo(ctx, log, order, seq, func(m rawMsg) error {
 		seen[m.Subject] = true
-		ev, err := m.decode()
+		ev, err := m.Decode()
 		if err != nil || ev.Type == events.ObjectDeleted {
 			return err
 		}
@@ -164,8 +164,9 @@ func Rewind(current []*projections.Object, changes []projections.Change, at, cur
 	return out
 }
 
-// buildAll builds the objects of events on every core: building (a JSON
-// round trip per object) is most of a time-travel list's cost.
+// buildAll builds the objects of decoded events (events.Decode checked
+// their data) on every core: building is most of a time-travel list's
+// cost.
 func buildAll(evs []events.Event) ([]*projections.Object, error) {
 	out := make([]*projections.Object, len(evs))
 	workers := min(runtime.GOMAXPROCS(0), max(len(evs)/256, 1))
@@ -173,7 +174,8 @@ func buildAll(evs []events.Event) ([]*projections.Object, error) {
 	for w := range workers {
 		g.Go(func() error {
 			for i := w; i < len(evs); i += workers {
-				o, err := projections.BuildObject(evs[i])
+				p := projections.PrepareDecoded(evs[i])
+				o, err := p.Object, p.Err
 				if err != nil {
 					return fmt.Errorf("event %d (%s): %w", evs[i].Seq, evs[i].Ref, err)
 				}

@@ -36,23 +36,6 @@ type getRequest struct {
 	UpToSeq   uint64     `json:"up_to_seq,omitempty"`
 }
 
-// rawMsg is one stored message as a direct get returns it.
-type rawMsg struct {
-	Subject string
-	Seq     uint64
-	Time    time.Time
-	Header  nats.Header
-	Data    []byte
-}
-
-func (m rawMsg) decode() (events.Event, error) {
-	ev, err := events.Decode(m.Subject, m.Header, m.Data, m.Seq)
-	if err != nil {
-		return events.Event{}, &events.DecodeError{Seq: m.Seq, Subject: m.Subject, Err: err}
-	}
-	return ev, nil
-}
-
 // direct sends one direct get request and calls fn for every message of
 // the answer. It returns the number of messages still pending after the
 // batch (from the end-of-batch marker), and found=false when the server
@@ -121,7 +104,7 @@ func scan(ctx context.Context, log *events.Log, filter string, from, to uint64, 
 // at fn's error or at an event it cannot decode (*events.DecodeError).
 func Scan(ctx context.Context, log *events.Log, filter string, from, to uint64, fn func(events.Event) error) error {
 	return scan(ctx, log, filter, from, to, func(m rawMsg) error {
-		ev, err := m.decode()
+		ev, err := m.Decode()
 		if err != nil {
 			return err
 		}

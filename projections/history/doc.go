@@ -13,9 +13,18 @@
 //
 // Time travel of a collection works backwards from the present: the objects
 // of the live projection that no event after resourceVersion N touched are
-// exactly as they were at N; for the subjects touched after N, one
-// multi-subject "last message up to N" request returns their state at N.
-// The cost is proportional to the churn after N, not to the length of the
-// log. Revisions discarded by the stream's retention limits are reported
-// with ErrBeyondRetention, never guessed.
+// exactly as they were at N. The others come, cheapest first: from the
+// projection's recent changes in memory (Rewind); from its revision index
+// (projections.Projection.AtIndex), which names the event each object was
+// in at N, read by sequence with every direct get sent at once
+// (ObjectsAt); or, for revisions older than the index, from one
+// multi-subject "last message up to N" request per 1,000 touched subjects
+// (ListAt), which the server answers by walking its blocks back once per
+// subject. The cost is proportional to the churn after N, not to the
+// length of the log. Revisions discarded by the stream's retention limits
+// are reported with ErrBeyondRetention, never guessed.
+//
+// Long reads (Replay, the projection's start) go through
+// projections/logscan, which decodes and builds on every core ahead of the
+// ordered fold.
 package history

@@ -9,12 +9,13 @@ import (
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/natstest"
 	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/projections/logscan"
 )
 
 // Replay read in parallel chunks, in one pipelined read, and folded event
 // by event with State.Apply all give the same state.
 func TestReplayPipelinesAgree(t *testing.T) {
-	defer func(c, p uint64) { chunkSeqs, parallelMin = c, p }(chunkSeqs, parallelMin)
+	defer logscan.Chunking(1<<20, 1<<20)()
 	_, nc := natstest.Start(t)
 	ctx := t.Context()
 	log, err := events.Open(ctx, nc, events.Config{})
@@ -63,11 +64,11 @@ func TestReplayPipelinesAgree(t *testing.T) {
 	}
 	for _, to := range []uint64{last, last - 77, 1000} {
 		want := folded(to)
-		chunkSeqs, parallelMin = 1<<20, 1<<20
+		logscan.Chunking(1<<20, 1<<20)
 		if got := replayed(projections.NewState(), to); got != want {
 			t.Errorf("pipelined replay to %d: %s, want %s", to, got, want)
 		}
-		chunkSeqs, parallelMin = 100, 200
+		logscan.Chunking(100, 200)
 		if got := replayed(projections.NewState(), to); got != want {
 			t.Errorf("parallel replay to %d: %s, want %s", to, got, want)
 		}

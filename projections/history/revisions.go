@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/projections/logscan"
 )
 
 // Revision is one event of one object, as history shows it.
@@ -179,7 +180,7 @@ const splitMin = 4096
 func scanSplit(ctx context.Context, log *events.Log, filter string, from, to uint64, fn func(rawMsg) error) error {
 	conn2, ok := (*nats.Conn)(nil), false
 	if to >= from && to-from+1 >= splitMin && runtime.GOMAXPROCS(0) > 1 {
-		conn2, ok = sharedReader(log)
+		conn2, ok = logscan.SharedReader(log)
 	}
 	if !ok {
 		return scan(ctx, log, filter, from, to, fn)
@@ -188,7 +189,7 @@ func scanSplit(ctx context.Context, log *events.Log, filter string, from, to uin
 	var late []rawMsg
 	lateErr := make(chan error, 1)
 	go func() {
-		lateErr <- consumeOn(ctx, log, conn2, filter, mid+1, to, false, func(m rawMsg) error {
+		lateErr <- logscan.ConsumeOn(ctx, log, conn2, filter, mid+1, to, false, func(m rawMsg) error {
 			late = append(late, m)
 			return nil
 		})

@@ -1,4 +1,4 @@
-package history
+package logscan
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wakehq/wake/events"
-	"github.com/wakehq/wake/projections"
 )
 
 // A long read is split into chunks of chunkSeqs sequences read in turn
@@ -40,9 +39,10 @@ var readers struct {
 	conns map[*nats.Conn]*nats.Conn
 }
 
-// sharedReader is the second connection for log's parallel reads; ok is
-// false when none can be opened (then read over one).
-func sharedReader(log *events.Log) (*nats.Conn, bool) {
+// SharedReader is the second connection for log's parallel reads, opened
+// on first use and closed with log's; ok is false when none can be opened
+// (then read over one).
+func SharedReader(log *events.Log) (*nats.Conn, bool) {
 	main := log.JetStream().Conn()
 	readers.Lock()
 	defer readers.Unlock()
@@ -79,22 +79,22 @@ func sharedReader(log *events.Log) (*nats.Conn, bool) {
 }
 
 // chunk is one range of sequences on its way to the fold.
-type chunk struct {
+type chunk[T any] struct {
 	from, to uint64
-	jobs     chan *foldJob // every job of the chunk, in order; closed at the end
+	jobs     chan *job[T]  // every job of the chunk, in order; closed at the end
 	err      error         // why reading stopped, set before jobs is closed
 	applied  chan struct{} // closed once the fold has applied the chunk
 }
 
-// scanParallel is scanPrepared for long reads (see chunkSeqs), reading over
-// log's connection and conn2. Like Scan, it stops at apply's error, at the
-// first event it cannot decode or at a read error, having applied every
-// event before it.
-func scanParallel(ctx context.Context, log *events.Log, conn2 *nats.Conn, filter string, from, to uint64, work chan<- *foldJob, apply func(projections.Prepared) error) error {
-	var chunks []*chunk
+// scanParallel is Prepared for long reads (see chunkSeqs), reading over
+// log's connection and conn2. It stops at apply's error, at the first
+// event it cannot decode or at a read error, having applied every event
+// before it.
+func scanParallel[T any](ctx context.Context, log *events.Log, conn2 *nats.Conn, filter string, from, to uint64, work chan<- *job[T], apply func(T) error) error {
+	var chunks []*chunk[T]
 	for lo := from; lo <= to; lo += chunkSeqs {
 		hi := min(to, lo+chunkSeqs-1)
-		chunks = append(chunks, &chunk{from: lo, to: hi, jobs: make(chan *foldJob, chunkSeqs/foldBatch+1), applied: make(chan struct{})})
+		chunks = append(chunks, &chunk[T]{from: lo, to: hi, jobs: make(chan *job[T], chunkSeqs/batchSize+1), applied: make(chan struct{})})
 		if hi == to {
 			break
 		}
@@ -144,25 +144,25 @@ func scanParallel(ctx context.Context, log *events.Log, conn2 *nats.Conn, filter
 }
 
 // readChunk reads one chunk into jobs for the workers and the fold.
-func readChunk(ctx context.Context, log *events.Log, nc *nats.Conn, filter string, ch *chunk, work chan<- *foldJob, quit <-chan struct{}) {
+func readChunk[T any](ctx context.Context, log *events.Log, nc *nats.Conn, filter string, ch *chunk[T], work chan<- *job[T], quit <-chan struct{}) {
 	defer close(ch.jobs)
-	var batch []rawMsg
+	batch := make([]Msg, 0, batchSize)
 	send := func() {
 		if len(batch) == 0 {
 			return
 		}
-		j := &foldJob{msgs: batch, done: make(chan struct{})}
-		batch = nil
+		j := &job[T]{msgs: batch, done: make(chan struct{})}
+		batch = make([]Msg, 0, batchSize)
 		ch.jobs <- j // never blocks: room for the whole chunk
 		work <- j
 	}
-	ch.err = consumeOn(ctx, log, nc, filter, ch.from, ch.to, false, func(m rawMsg) error {
+	ch.err = ConsumeOn(ctx, log, nc, filter, ch.from, ch.to, false, func(m Msg) error {
 		batch = append(batch, m)
-		if len(batch) == foldBatch {
+		if len(batch) == batchSize {
 			send()
 			select {
 			case <-quit:
-				return errStop
+				return ErrStop
 			default:
 			}
 		}

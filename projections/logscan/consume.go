@@ -1,4 +1,4 @@
-package history
+package logscan
 
 import (
 	"context"
@@ -21,26 +21,31 @@ import (
 // build six more headers per message that the client must parse again).
 const pullBatch = 8192
 
-// errStop ends a read early without an error.
-var errStop = errors.New("stop")
+// ErrStop, returned by a callback, ends a read early without an error.
+var ErrStop = errors.New("stop")
 
-// consume calls fn for every stored message matching filter (""
+// Consume calls fn for every stored message matching filter (""
 // for all) with from <= seq <= to, in order, through an ephemeral pull
 // consumer (no acks, in memory, deleted at the end). With headersOnly the
 // server sends the headers without the data.
-func consume(ctx context.Context, log *events.Log, filter string, from, to uint64, headersOnly bool, fn func(rawMsg) error) error {
-	return consumeOn(ctx, log, log.JetStream().Conn(), filter, from, to, headersOnly, fn)
+func Consume(ctx context.Context, log *events.Log, filter string, from, to uint64, headersOnly bool, fn func(Msg) error) error {
+	return ConsumeOn(ctx, log, log.JetStream().Conn(), filter, from, to, headersOnly, fn)
 }
 
-// consumeOn is consume with the messages pulled over nc (log's connection
-// or another to the same account): the consumer is managed through log.
-func consumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter string, from, to uint64, headersOnly bool, fn func(rawMsg) error) error {
+// ConsumeOn is Consume with the messages pulled over nc (log's connection
+// or another to the same account, see SharedReader): the consumer is
+// managed through log.
+func ConsumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter string, from, to uint64, headersOnly bool, fn func(Msg) error) error {
 	from = max(from, 1)
 	if from > to {
 		return nil
 	}
-	if filter == "" {
-		filter = events.AllSubjects
+	if filter == events.AllSubjects {
+		// No filter at all: the stream holds nothing else, and an
+		// unfiltered consumer reads by sequence and counts its pending
+		// messages from the stream's state instead of matching every
+		// stored subject against "wake.>".
+		filter = ""
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -141,8 +146,8 @@ func consumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter strin
 		if seq > to {
 			return nil
 		}
-		if err := fn(rawMsg{Subject: m.Subject, Seq: seq, Time: ts, Header: m.Header, Data: m.Data}); err != nil {
-			if errors.Is(err, errStop) {
+		if err := fn(Msg{Subject: m.Subject, Seq: seq, Time: ts, Header: m.Header, Data: m.Data}); err != nil {
+			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err

@@ -1,4 +1,4 @@
-package history
+package logscan
 
 import (
 	"context"
@@ -7,56 +7,57 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wakehq/wake/events"
-	"github.com/wakehq/wake/projections"
 )
 
-// foldBatch is how many messages one worker decodes and prepares at a time.
-const foldBatch = 512
+// batchSize is how many messages one worker decodes and prepares at a time.
+const batchSize = 512
 
-// foldJob is one batch of messages on its way to the fold.
-type foldJob struct {
-	msgs []rawMsg
-	out  []projections.Prepared
+// job is one batch of messages on its way to the fold.
+type job[T any] struct {
+	msgs []Msg
+	out  []T
 	n    int   // how many of out are prepared: all but after a decode error
 	err  error // the decode error at out[n]
 	done chan struct{}
 }
 
-func (j *foldJob) prepare() {
+func (j *job[T]) run(prepare func(events.Event) T) {
 	defer close(j.done)
-	j.out = make([]projections.Prepared, len(j.msgs))
+	j.out = make([]T, len(j.msgs))
+	var d events.Decoder
 	for i, m := range j.msgs {
-		ev, err := m.decode()
+		ev, err := m.DecodeWith(&d)
 		if err != nil {
 			j.err = err
 			return
 		}
-		j.out[i] = projections.PrepareDecoded(ev)
+		j.out[i] = prepare(ev)
 		j.n = i + 1
 	}
 }
 
-// scanPrepared is Scan for a fold: it calls apply for every event matching
-// filter with from <= seq <= to, in order, prepared. Decoding and building
-// objects (pure, per event) run on every core, ahead of apply, which runs
-// on one goroutine at a time in stream order. Like Scan, it stops at
-// apply's error or at the first event it cannot decode, having applied
-// every event before it.
-func scanPrepared(ctx context.Context, log *events.Log, filter string, from, to uint64, apply func(projections.Prepared) error) error {
+// Prepared calls apply for every event matching filter ("" for all) with
+// from <= seq <= to, in stream order, with prepare's result for it.
+// Decoding and prepare (pure, per event: projections.PrepareDecoded builds
+// the object) run on every core, ahead of apply, which runs on one
+// goroutine at a time. It stops at apply's error or at the first event it
+// cannot decode (*events.DecodeError), having applied every event before
+// it.
+func Prepared[T any](ctx context.Context, log *events.Log, filter string, from, to uint64, prepare func(events.Event) T, apply func(T) error) error {
 	var g errgroup.Group
 	workers := runtime.GOMAXPROCS(0)
-	work := make(chan *foldJob, 2*workers)
-	order := make(chan *foldJob, 4*workers)
+	work := make(chan *job[T], 2*workers)
+	order := make(chan *job[T], 4*workers)
 	for range workers {
 		g.Go(func() error {
 			for j := range work {
-				j.prepare()
+				j.run(prepare)
 			}
 			return nil
 		})
 	}
 	if to >= from && to-from+1 >= parallelMin && workers > 1 {
-		if conn2, ok := sharedReader(log); ok {
+		if conn2, ok := SharedReader(log); ok {
 			err := scanParallel(ctx, log, conn2, filter, from, to, work, apply)
 			close(work)
 			_ = g.Wait()
@@ -85,13 +86,13 @@ func scanPrepared(ctx context.Context, log *events.Log, filter string, from, to 
 		}
 		return nil
 	})
-	var batch []rawMsg
+	batch := make([]Msg, 0, batchSize)
 	send := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		j := &foldJob{msgs: batch, done: make(chan struct{})}
-		batch = nil
+		j := &job[T]{msgs: batch, done: make(chan struct{})}
+		batch = make([]Msg, 0, batchSize)
 		select {
 		case order <- j:
 		case err := <-applyErr:
@@ -102,25 +103,25 @@ func scanPrepared(ctx context.Context, log *events.Log, filter string, from, to 
 		return nil
 	}
 	var stopped error
-	err := scan(ctx, log, filter, from, to, func(m rawMsg) error {
+	err := Consume(ctx, log, filter, from, to, false, func(m Msg) error {
 		batch = append(batch, m)
-		if len(batch) < foldBatch {
+		if len(batch) < batchSize {
 			return nil
 		}
 		if err := send(); err != nil {
 			stopped = err
-			return errStop
+			return ErrStop
 		}
 		select {
 		case err := <-applyErr:
 			stopped = err
-			return errStop
+			return ErrStop
 		default:
 			return nil
 		}
 	})
 	if stopped == nil {
-		stopped = send() // what was read before a read error is applied, as Scan would
+		stopped = send() // what was read before a read error is applied
 	}
 	close(work)
 	close(order)
