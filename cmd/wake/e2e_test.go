@@ -48,6 +48,7 @@ type cluster struct {
 	t          *testing.T
 	dir        string
 	kubeconfig string
+	netns      string // where kubectl runs ("" = this network namespace)
 	cancel     context.CancelFunc
 	done       chan error
 }
@@ -88,7 +89,10 @@ func (c *cluster) kubectl(stdin string, args ...string) (string, error) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	if err := inNetns(c.netns, cmd.Start); err != nil {
+		return "", err
+	}
+	err := cmd.Wait()
 	return out.String(), err
 }
 
