@@ -206,7 +206,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.imageServer().Run(ctx) })
 	g.Go(func() error { return a.imageGC(ctx) })
 	if a.cfg.ServiceProxy {
-		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log, ClusterCIDR: a.cfg.ClusterCIDR, Table: a.cfg.ProxyTable})
+		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log, ClusterCIDR: a.cfg.ClusterCIDR, Table: a.cfg.ProxyTable,
+			OnFailure: func(err error) {
+				// Reported on the Node, off the proxy's goroutine.
+				go a.nodeEvent(ctx, "FailedServiceRules", "service rules not updated, the previous rules stay live: "+err.Error())
+			}})
 		g.Go(func() error {
 			// Without Service rules pods still run: report, do not stop the node.
 			if err := p.Run(ctx); err != nil && ctx.Err() == nil {

@@ -40,8 +40,12 @@ type Config struct {
 	ClusterCIDR string
 	// Table is the nftables table (default TableName); tests sharing a
 	// network namespace with a real agent use their own.
-	Table  string
-	Logger *slog.Logger
+	Table string
+	// OnFailure, when set, hears of each update the kernel refused (the
+	// previous rules stay live; a full replace follows after RetryAfter).
+	// It runs on the proxy's goroutine: it must not block for long.
+	OnFailure func(err error)
+	Logger    *slog.Logger
 }
 
 // Proxy follows the projection and keeps the node's table current.
@@ -197,6 +201,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 		if err := k.Update(changed); err != nil {
 			p.failures.Add(1)
 			p.log.Error("service rules not updated; the previous rules stay live", "services", len(changed), "err", err)
+			if p.cfg.OnFailure != nil {
+				p.cfg.OnFailure(err)
+			}
 			needReplace = true
 			continue
 		}
