@@ -106,6 +106,9 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			"events %d to %d were dropped by retention before a snapshot covered them",
 			first, snapshotName(p.Seq()), p.Seq(), p.Seq()+1, first-1)
 	}
+	if base := p.Seq(); p.index != nil && base > 0 && info.State.FirstSeq <= 1 {
+		go p.backfillIndex(ctx, log, base)
+	}
 	if p.Seq() >= target {
 		p.markReady()
 	}
