@@ -226,6 +226,9 @@ func (l *Loop) process(ctx context.Context, key events.Ref) error {
 	var last uint64
 	var errs []error
 	for i, r := range l.Log.AppendBatch(ctx, batch) {
+		if errors.Is(r.Err, events.ErrConflict) {
+			r = l.recreate(ctx, batch[i], r)
+		}
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("append %s for %s: %w", batch[i].Event.Type, batch[i].Event.Ref, r.Err))
 		}
@@ -237,4 +240,20 @@ func (l *Loop) process(ctx context.Context, key events.Ref) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// recreate retries a create that conflicted because its name was used
+// before: an object's subject ends with the deletion of its last object, so
+// a new one must expect that deletion's sequence (as the gateway's creates
+// do), not 0. Any other conflict stands.
+func (l *Loop) recreate(ctx context.Context, p events.Pending, r events.Result) events.Result {
+	if p.Event.Type != events.ObjectCreated || p.Expect != 0 {
+		return r
+	}
+	last, err := l.Log.Last(ctx, p.Event.Ref)
+	if err != nil || last.Type != events.ObjectDeleted {
+		return r
+	}
+	seq, err := l.Log.Append(ctx, p.Event, last.Seq)
+	return events.Result{Seq: seq, Err: err}
 }

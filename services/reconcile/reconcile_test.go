@@ -152,3 +152,78 @@ func TestDeleteIsGracefulForBoundPods(t *testing.T) {
 		t.Fatalf("deleting a terminating pod again wrote %s", again.Event.Type)
 	}
 }
+
+// A controller recreates a name whose last object was deleted (a
+// StatefulSet's pod, a mirror here): the create expects the deletion's
+// sequence, not 0.
+func TestLoopRecreatesADeletedName(t *testing.T) {
+	_, nc := natstest.Start(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	log, err := events.Open(ctx, nc, events.Config{Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := projections.New(projections.Options{})
+	go view.Run(ctx, log, nil)
+	<-view.Ready()
+	var calls atomic.Int64
+	loop := &reconcile.Loop{
+		Name: "system:controller:mirror", Log: log, View: view, Reconcile: mirror(&calls),
+		Keys: func(ch projections.Change) []events.Ref {
+			// A mirror's deletion wakes its source.
+			ref := ch.Object.Ref
+			ref.Name = strings.TrimSuffix(ref.Name, "-mirror")
+			return []events.Ref{ref}
+		},
+	}
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+
+	put := func(typ events.Type, obj *corev1.ConfigMap, expect uint64) uint64 {
+		t.Helper()
+		var a reconcile.Append
+		if typ == events.ObjectCreated {
+			a, err = reconcile.Create(cmKind, obj, time.Now(), obj.Name)
+		} else {
+			cur, _ := view.Get(events.Ref{Resource: "configmaps", Namespace: "default", Name: obj.Name})
+			a, err = reconcile.Delete(cmKind, cur, time.Now())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Event.ID, a.Event.Source, a.Event.Actor, a.Event.RequestID = events.NewID(), "wake/test", "tester", "r"
+		seq, err := log.Append(ctx, a.Event, expect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	mirrorRef := events.Ref{Resource: "configmaps", Namespace: "default", Name: "a-mirror"}
+	waitMirror := func() *projections.Object {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if o, ok := view.Get(mirrorRef); ok {
+				return o
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no mirror after 5s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	put(events.ObjectCreated, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default"}}, 0)
+	first := waitMirror()
+	del := put(events.ObjectDeleted, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a-mirror", Namespace: "default"}}, first.Seq)
+	if err := view.WaitFor(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	if second := waitMirror(); second.Seq <= first.Seq {
+		t.Fatalf("mirror not recreated: seq %d", second.Seq)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
