@@ -77,7 +77,7 @@ func transient(err error) bool {
 		return true
 	}
 	for _, t := range []error{
-		nats.ErrNoResponders, jetstream.ErrNoStreamResponse, nats.ErrTimeout,
+		nats.ErrNoResponders, jetstream.ErrNoStreamResponse, nats.ErrTimeout, jetstream.ErrAsyncPublishTimeout,
 		context.DeadlineExceeded, nats.ErrConnectionClosed, nats.ErrConnectionDraining,
 		nats.ErrConnectionReconnecting, nats.ErrDisconnected, nats.ErrNoServers,
 		jetstream.ErrJetStreamNotEnabled, jetstream.ErrJetStreamNotEnabledForAccount,

@@ -45,12 +45,12 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the agent needs root (namespaces, cgroups, mounts, network)")
 	}
-	nc, err := nf.connect("wake agent " + *node)
+	nc, err := nf.dial(ctx, "wake agent "+*node)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	log, err := events.Open(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true})
+	log, err := openLog(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true})
 	if err != nil {
 		return err
 	}

@@ -37,12 +37,12 @@ func runDNS(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.Upstreams = strings.Split(upstreams, ",")
 	}
 	host, _ := os.Hostname()
-	nc, err := nf.connect(fmt.Sprintf("wake dns %s-%d", host, os.Getpid()))
+	nc, err := nf.dial(ctx, fmt.Sprintf("wake dns %s-%d", host, os.Getpid()))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	log, err := events.Open(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true})
+	log, err := openLog(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true})
 	if err != nil {
 		return err
 	}

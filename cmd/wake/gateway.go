@@ -24,7 +24,7 @@ func runGateway(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	nc, err := nf.connect("wake gateway")
+	nc, err := nf.dial(ctx, "wake gateway")
 	if err != nil {
 		return err
 	}

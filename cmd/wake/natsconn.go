@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wakehq/wake/events"
 )
 
 // natsFlags are how every role reaches a NATS cluster: URLs, credentials,
@@ -53,4 +58,44 @@ func (f *natsFlags) connect(name string) (*nats.Conn, error) {
 		return nil, fmt.Errorf("nats %s: %w", f.url, err)
 	}
 	return nc, nil
+}
+
+// dial is connect for long-running roles: while no NATS server answers
+// (the cluster is starting, or this machine booted first) it waits and
+// retries, as a systemd restart loop would but without exiting; any other
+// error (credentials, TLS) ends it at once.
+func (f *natsFlags) dial(ctx context.Context, name string) (*nats.Conn, error) {
+	wait := 500 * time.Millisecond
+	for {
+		nc, err := f.connect(name)
+		if err == nil || !errors.Is(err, nats.ErrNoServers) {
+			return nc, err
+		}
+		slog.Warn("waiting for a NATS server", "nats", f.url, "err", err, "retry", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// openLog is events.Open that waits while the log is unavailable (no
+// JetStream leader yet, say after the whole cluster restarted).
+func openLog(ctx context.Context, nc *nats.Conn, cfg events.Config) (*events.Log, error) {
+	wait := 500 * time.Millisecond
+	for {
+		log, err := events.Open(ctx, nc, cfg)
+		if err == nil || !errors.Is(err, events.ErrUnavailable) {
+			return log, err
+		}
+		slog.Warn("waiting for the log", "err", err, "retry", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }

@@ -166,7 +166,7 @@ func runRoleCommandWith(ctx context.Context, name string, args []string, stdout 
 	if err != nil {
 		return err
 	}
-	nc, err := nf.connect("wake " + name + " " + *id)
+	nc, err := nf.dial(ctx, "wake "+name+" "+*id)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func runRole(ctx context.Context, nc *nats.Conn, cfg roleConfig) error {
 		stream = *cfg.retention
 	}
 	stream.Replicas = cfg.replicas
-	log, err := events.Open(ctx, nc, stream)
+	log, err := openLog(ctx, nc, stream)
 	if err != nil {
 		return err
 	}

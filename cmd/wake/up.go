@@ -154,7 +154,7 @@ func runControlPlane(ctx context.Context, nc *nats.Conn, replicas int, ln net.Li
 func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Config, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
 	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
 	replicas := stream.Replicas
-	log, err := events.Open(ctx, nc, stream)
+	log, err := openLog(ctx, nc, stream)
 	if err != nil {
 		return err
 	}
