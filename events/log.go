@@ -100,7 +100,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	want.Metadata = versionMetadata()
+	// Without a timeout, an asynchronous publish (AppendBatch) whose server
+	// dies before acknowledging waits for ever: a controller hung that way
+	// when the stream leader was killed (internal/devcluster, drill 1).
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("events: open: %w", err)
 	}
@@ -112,11 +116,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 			// Another process created it between our two calls.
 			s, err = js.Stream(ctx, StreamName)
 			if err == nil {
-				s, err = adopt(ctx, js, s, want, cfg)
+				s, err = checkAndAdopt(ctx, js, s, want, cfg)
 			}
 		}
 	case err == nil:
-		s, err = adopt(ctx, js, s, want, cfg)
+		s, err = checkAndAdopt(ctx, js, s, want, cfg)
+	}
+	if errors.Is(err, ErrLogTooNew) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, wrapNATS("open stream "+StreamName, err)
