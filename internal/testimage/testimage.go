@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -189,4 +190,21 @@ func RequireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (mknod for overlay whiteouts, mounts, namespaces, cgroups): run the tests as root to exercise this")
 	}
+}
+
+// RegistryAt is Registry listening on addr (host:port; port 0 picks one),
+// for clients that cannot reach this process's loopback, such as agents in
+// network namespaces of their own. It returns the registry's host:port.
+func RegistryAt(t testing.TB, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return ln.Addr().String()
 }
