@@ -87,6 +87,7 @@ func ConsumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter strin
 	sub.SetPendingLimits(-1, -1)
 	next := "$JS.API.CONSUMER.MSG.NEXT." + events.StreamName + "." + name
 	var delivered uint64
+	retries := 0 // of the first request, answered "no responders"
 	// Two requests are kept outstanding: the next is asked for when half
 	// of the one before has arrived, so the server gathers messages while
 	// the client parses the ones it has. The server answers them in order.
@@ -118,6 +119,24 @@ func ConsumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter strin
 			switch m.Header.Get("Status") {
 			case "404", "408": // nothing more now
 				return nil
+			case "503":
+				// No responders: on a cluster, the consumer just created
+				// may not be reachable for a moment. Ask again, briefly.
+				if delivered == 0 && len(outstanding) == 1 && retries < 20 {
+					retries++
+					asked -= outstanding[0]
+					outstanding = outstanding[:0]
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("read: %w", ctx.Err())
+					case <-time.After(time.Duration(retries) * 50 * time.Millisecond):
+					}
+					if err := ask(); err != nil {
+						return err
+					}
+					continue
+				}
+				return fmt.Errorf("read: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
 			case "409":
 				if strings.Contains(m.Header.Get("Description"), "Exceeded MaxRequest") {
 					return fmt.Errorf("read: %s", m.Header.Get("Description"))
