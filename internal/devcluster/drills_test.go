@@ -123,7 +123,7 @@ func TestDrills(t *testing.T) {
 	}
 }
 
-func clientFor(t *testing.T, kubeconfig string) *kubernetes.Clientset {
+func clientFor(t testing.TB, kubeconfig string) *kubernetes.Clientset {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ var (
 )
 
 // wakeBinary builds the wake binary once per test process.
-func wakeBinary(t *testing.T) string {
+func wakeBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "wake-devcluster-bin")
