@@ -146,3 +146,28 @@ func TestAuditVerifyNamesATamperedEvent(t *testing.T) {
 		}
 	}
 }
+
+// `wake explain pod/<name>` tells a pod's story from its history: the
+// ReplicaSet controller created it for its owner, the scheduler bound it
+// with its recorded decision, the node reported it Running.
+func TestExplainCLI(t *testing.T) {
+	c := startWake(t, t.TempDir())
+	startFakeKubelet(t, c.kubeconfig, "n1")
+	c.must(t, "create", "deployment", "story", "--image=nginx", "--replicas=1")
+	var pod string
+	waitFor(t, func() bool {
+		out, err := c.kubectl("", "get", "pods", "-l", "app=story", "-o", "jsonpath={.items[*].status.phase} {.items[*].metadata.name}")
+		phase, name, _ := strings.Cut(out, " ")
+		pod = name
+		return err == nil && phase == "Running"
+	})
+	out := wakeRun(t, c, runExplain, "pod/"+pod)
+	contains(t, out, "pods/default/"+pod,
+		"created by system:controller:replicaset, on behalf of its controller ReplicaSet/story-",
+		"scheduled by system:kube-scheduler: node n1, 1 of 1 nodes feasible; best scores n1",
+		"phase Running")
+	var none bytes.Buffer
+	if err := runExplain(t.Context(), []string{"pod/never", "--kubeconfig", c.kubeconfig}, &none); err == nil {
+		t.Fatal("explain of a pod that never existed succeeded")
+	}
+}
