@@ -32,6 +32,7 @@ type apiClient struct {
 	base      string
 	http      *http.Client
 	namespace string // the context's namespace
+	rest      *rest.Config
 }
 
 // clientFlags registers --kubeconfig and -n on fs.
@@ -66,7 +67,7 @@ func (c *clientFlags) client() (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: strings.TrimRight(cfg.Host, "/") + "/apis/wake.io/v1", http: hc, namespace: ns}, nil
+	return &apiClient{base: strings.TrimRight(cfg.Host, "/") + "/apis/wake.io/v1", http: hc, namespace: ns, rest: cfg}, nil
 }
 
 // get GETs path (under /apis/wake.io/v1) and returns the response for the

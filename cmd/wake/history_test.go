@@ -171,3 +171,45 @@ func TestExplainCLI(t *testing.T) {
 		t.Fatal("explain of a pod that never existed succeeded")
 	}
 }
+
+// `wake rollout history|undo` reach revisions whose ReplicaSets the
+// Deployment's revisionHistoryLimit removed: they are still in the log.
+func TestRolloutFromTheLog(t *testing.T) {
+	c := startWake(t, t.TempDir())
+	startFakeKubelet(t, c.kubeconfig, "n1")
+	c.mustIn(t, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roll}
+spec:
+  replicas: 1
+  revisionHistoryLimit: 1
+  selector: {matchLabels: {app: roll}}
+  template:
+    metadata: {labels: {app: roll}}
+    spec: {containers: [{name: app, image: "example/app:v1"}]}
+`, "apply", "-f", "-")
+	for _, v := range []string{"v2", "v3", "v4"} {
+		c.must(t, "rollout", "status", "deploy/roll", "--timeout=30s")
+		c.must(t, "set", "image", "deploy/roll", "app=example/app:"+v)
+	}
+	c.must(t, "rollout", "status", "deploy/roll", "--timeout=30s")
+	waitFor(t, func() bool {
+		out, _ := c.kubectl("", "get", "rs", "-l", "app=roll", "-o", "name")
+		return len(strings.Fields(out)) == 2 // revisionHistoryLimit 1: the current and one old
+	})
+	if out := c.must(t, "rollout", "history", "deploy/roll"); strings.Contains(out, "\n1 ") {
+		t.Fatalf("kubectl still sees revision 1 (its ReplicaSet should be gone):\n%s", out)
+	}
+	out := wakeRun(t, c, runRollout, "history", "deploy/roll")
+	contains(t, out, "example/app:v1", "example/app:v2", "example/app:v3", "example/app:v4", "no (log)")
+	contains(t, wakeRun(t, c, runRollout, "undo", "deploy/roll", "--to-revision", "1"), "rolled back to revision 1", "from the log")
+	if img := c.must(t, "get", "deploy/roll", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "example/app:v1" {
+		t.Fatalf("image after undo to revision 1: %q", img)
+	}
+	c.must(t, "rollout", "status", "deploy/roll", "--timeout=30s")
+	var none bytes.Buffer
+	if err := runRollout(t.Context(), []string{"undo", "deploy/roll", "--to-revision", "99", "--kubeconfig", c.kubeconfig}, &none); err == nil ||
+		!strings.Contains(err.Error(), "no revision 99") {
+		t.Fatalf("undo to a revision that never was: %v", err)
+	}
+}

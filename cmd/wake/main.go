@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"get":         {"an object or a list as it was at a resourceVersion or time (--at)", runGetAt},
 	"diff":        {"what changed in an object between two revisions", runDiff},
 	"explain":     {"why an object (a pod) is where it is and in its state, from its history", runExplain},
+	"rollout":     {"rollout history|undo deploy/NAME over every revision in the log (--to-revision N)", runRollout},
 	"blame":       {"which actor and request last set each field of an object", runBlame},
 	"events":      {"the event log as CloudEvents, one JSON object per line", runEvents},
 	"replay":      {"rebuild the state from the log and compare it with the live one", runReplay},
