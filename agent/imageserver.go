@@ -11,13 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sys/unix"
 
 	"github.com/wakehq/wake/agent/image"
+	"github.com/wakehq/wake/agent/internal/natsserve"
 	"github.com/wakehq/wake/events"
 )
 
@@ -112,28 +112,9 @@ func (s *ImageServer) Run(ctx context.Context) error {
 			return int64(st.Bavail) * st.Bsize
 		}
 	}
-	var (
-		mu      sync.Mutex
-		stopped bool
-		wg      sync.WaitGroup
-	)
-	sub, err := s.NC.Subscribe(ImagesSubject(s.Node), func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped || m.Reply == "" {
-			return
-		}
-		wg.Go(func() { s.serve(ctx, m) })
-	})
-	if err != nil {
+	if err := natsserve.Serve(ctx, s.NC, ImagesSubject(s.Node), s.serve); err != nil {
 		return fmt.Errorf("images: subscribe: %w", err)
 	}
-	<-ctx.Done()
-	sub.Unsubscribe()
-	mu.Lock()
-	stopped = true
-	mu.Unlock()
-	wg.Wait()
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wakehq/wake/agent/internal/natsserve"
 )
 
 // Process is what a Runner connects a process to. Stdin, Stdout and Stderr
@@ -54,28 +56,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	var (
-		mu      sync.Mutex
-		stopped bool
-		wg      sync.WaitGroup
-	)
-	sub, err := s.NC.Subscribe(Subject(s.Node), func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped || m.Reply == "" {
-			return
-		}
-		wg.Go(func() { s.serve(ctx, m) })
-	})
-	if err != nil {
+	if err := natsserve.Serve(ctx, s.NC, Subject(s.Node), s.serve); err != nil {
 		return fmt.Errorf("exec: subscribe: %w", err)
 	}
-	<-ctx.Done()
-	sub.Unsubscribe()
-	mu.Lock()
-	stopped = true
-	mu.Unlock()
-	wg.Wait()
 	return nil
 }
 

@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wakehq/wake/agent/internal/natsserve"
 )
 
 // Server answers the log requests of one node from its pods directory.
@@ -58,28 +59,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.IdleTimeout <= 0 {
 		s.IdleTimeout = IdleTimeout
 	}
-	var (
-		mu      sync.Mutex
-		stopped bool
-		wg      sync.WaitGroup
-	)
-	sub, err := s.NC.Subscribe(Subject(s.Node), func(m *nats.Msg) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped || m.Reply == "" {
-			return
-		}
-		wg.Go(func() { s.serve(ctx, m) })
-	})
-	if err != nil {
+	if err := natsserve.Serve(ctx, s.NC, Subject(s.Node), s.serve); err != nil {
 		return fmt.Errorf("logs: subscribe: %w", err)
 	}
-	<-ctx.Done()
-	sub.Unsubscribe()
-	mu.Lock()
-	stopped = true
-	mu.Unlock()
-	wg.Wait()
 	return nil
 }
 
