@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wakehq/wake/internal/netnsexec"
 )
 
 // kubectlPath is the real kubectl, built from k8s.io/kubectl by TestMain;
@@ -89,7 +91,7 @@ func (c *cluster) kubectl(stdin string, args ...string) (string, error) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := inNetns(c.netns, cmd.Start); err != nil {
+	if err := netnsexec.StartIn(c.netns, cmd.Start); err != nil {
 		return "", err
 	}
 	err := cmd.Wait()

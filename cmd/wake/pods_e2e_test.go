@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/wakehq/wake/internal/netnsexec"
 	ti "github.com/wakehq/wake/internal/testimage"
 )
 
@@ -45,7 +46,7 @@ func TestPodsThroughKubectl(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.Stderr = logFile
-	if err := inNetns(ns, up.Start); err != nil {
+	if err := netnsexec.StartIn(ns, up.Start); err != nil {
 		t.Fatal(err)
 	}
 	stopped := false
@@ -187,7 +188,7 @@ func (c *cluster) run(path string, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "KUBECACHEDIR="+filepath.Join(c.dir, "kubecache"))
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := inNetns(c.netns, cmd.Start); err != nil {
+	if err := netnsexec.StartIn(c.netns, cmd.Start); err != nil {
 		return "", err
 	}
 	err := cmd.Wait()
@@ -223,38 +224,6 @@ func newNetns(t *testing.T) string {
 	}
 	t.Cleanup(func() { netns.DeleteNamed(n) })
 	return n
-}
-
-// inNetns runs start (which forks) from a thread inside the named network
-// namespace, so the child is born there but keeps this process's mount
-// namespace ("" = this namespace).
-func inNetns(ns string, start func() error) error {
-	if ns == "" {
-		return start()
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	startErr := start()
-	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("%v; and this thread stays in %s: %w", startErr, ns, err) // the locked thread dies with its goroutine
-	}
-	runtime.UnlockOSThread()
-	return startErr
 }
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)

@@ -1,17 +1,13 @@
 package devcluster
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
-
-	"github.com/vishvananda/netns"
 )
 
 // member is one network namespace on the bridge: a NATS server or a node.
@@ -65,41 +61,6 @@ func setupMember(m member, bridge, gateway string) error {
 	}
 	// Pods reach each other and the control plane through the node.
 	return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
-}
-
-// startIn runs start with the calling goroutine's thread in the network
-// namespace ns ("" = this one): a process forked there is born in it, and
-// keeps this process's mount namespace (unlike `ip netns exec`, which
-// remounts /sys and hides the cgroup hierarchies the agent needs).
-func startIn(ns string, start func() error) error {
-	if ns == "" {
-		return start()
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	startErr := start()
-	if err := netns.Set(orig); err != nil {
-		// The thread stays in the wrong namespace: let it die with the
-		// goroutine rather than serve others.
-		return errors.Join(startErr, err)
-	}
-	runtime.UnlockOSThread()
-	return startErr
 }
 
 // netnsInode identifies a network namespace by the inode of its handle.

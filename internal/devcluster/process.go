@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wakehq/wake/internal/netnsexec"
 )
 
 // Proc is one child `wake` process of the cluster. Its output (stdout and
@@ -66,7 +68,7 @@ func (p *Proc) Start() error {
 	// Pdeathsig: should the harness die without Close, its processes go
 	// with it (Sweep removes the rest).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := startIn(p.Netns, cmd.Start); err != nil {
+	if err := netnsexec.StartIn(p.Netns, cmd.Start); err != nil {
 		f.Close()
 		return fmt.Errorf("starting %s: %w", p.Name, err)
 	}
