@@ -269,23 +269,35 @@ func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
 	if w.sandbox == nil {
 		sbDir := w.a.dir("sandboxes")
 		libct.RemoveSandbox(sbDir, runtime.PodSandbox{ID: w.uid}) // a half-made one from a crash
-		sb, err := libct.NewSandbox(sbDir, w.uid, podHostname(pod))
-		if err != nil {
+		var sb runtime.PodSandbox
+		var ip string
+		if pod.Spec.HostNetwork {
+			// The node's network: no veth, no address of its own.
+			var err error
+			if sb, err = libct.NewHostNetworkSandbox(sbDir, w.uid); err != nil {
+				return err
+			}
+			ip = w.a.machine.InternalIP
+		} else {
+			var err error
+			if sb, err = libct.NewSandbox(sbDir, w.uid, podHostname(pod)); err != nil {
+				return err
+			}
+			addr, err := w.a.net.Attach(w.uid, sb.NetNS)
+			if err != nil {
+				libct.RemoveSandbox(sbDir, sb)
+				return fmt.Errorf("network: %w", err)
+			}
+			ip = addr.String()
+		}
+		if err := writeEtcFiles(dir, pod, ip, w.a.dns); err != nil {
 			return err
 		}
-		ip, err := w.a.net.Attach(w.uid, sb.NetNS)
-		if err != nil {
-			libct.RemoveSandbox(sbDir, sb)
-			return fmt.Errorf("network: %w", err)
-		}
-		if err := writeEtcFiles(dir, pod, ip.String(), w.a.dns); err != nil {
-			return err
-		}
-		b, _ := json.Marshal(sandboxFile{Version: 1, Sandbox: sb, IP: ip.String()})
+		b, _ := json.Marshal(sandboxFile{Version: 1, Sandbox: sb, IP: ip})
 		if err := os.WriteFile(filepath.Join(dir, "sandbox.json"), b, 0o600); err != nil {
 			return err
 		}
-		w.sandbox, w.ip = &sb, ip.String()
+		w.sandbox, w.ip = &sb, ip
 	}
 	if w.vols == nil {
 		vols, err := w.a.setupVolumes(pod, dir, lk)
@@ -552,7 +564,11 @@ func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrS
 	}
 	hasHostname := slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOSTNAME=") })
 	if !hasHostname {
-		env = append(env, "HOSTNAME="+podHostname(pod))
+		host := podHostname(pod)
+		if pod.Spec.HostNetwork {
+			host, _ = os.Hostname() // the node's UTS namespace
+		}
+		env = append(env, "HOSTNAME="+host)
 	}
 	cwd := c.WorkingDir
 	if cwd == "" {

@@ -325,6 +325,13 @@ func writeEtcFiles(podDir string, pod *corev1.Pod, ip string, dns clusterResolve
 	for _, h := range pod.Spec.HostAliases {
 		hosts += h.IP + "\t" + strings.Join(h.Hostnames, "\t") + "\n"
 	}
+	if pod.Spec.HostNetwork {
+		// On the node's network the pod sees the node's hosts file, as
+		// with the kubelet.
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(podDir, "hosts"), []byte(hosts), 0o644); err != nil {
 		return err
 	}

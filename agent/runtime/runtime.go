@@ -39,6 +39,10 @@ type PodSandbox struct {
 	NetNS string `json:"netns,omitempty"`
 	IPCNS string `json:"ipcns,omitempty"`
 	UTSNS string `json:"utsns,omitempty"`
+	// HostNetwork: the containers share the node's network and UTS
+	// namespaces (those of the runtime's process); NetNS and UTSNS are
+	// empty then.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 }
 
 // ContainerSpec is one container, resolved: the agent has already applied

@@ -24,7 +24,18 @@ var sandboxNamespaces = []struct{ name string }{{"net"}, {"ipc"}, {"uts"}}
 // and survive an agent restart. Wiring the network (veth, bridge, IP) is
 // the network plugin's job, not done here yet.
 func NewSandbox(dir, id, hostname string) (runtime.PodSandbox, error) {
-	sb := runtime.PodSandbox{ID: id}
+	return makeSandbox(dir, id, hostname, false)
+}
+
+// NewHostNetworkSandbox is NewSandbox for a pod on the node's network
+// (hostNetwork): only the IPC namespace is the pod's own; its containers
+// share the node's network and UTS namespaces (hostname included).
+func NewHostNetworkSandbox(dir, id string) (runtime.PodSandbox, error) {
+	return makeSandbox(dir, id, "", true)
+}
+
+func makeSandbox(dir, id, hostname string, hostNetwork bool) (runtime.PodSandbox, error) {
+	sb := runtime.PodSandbox{ID: id, HostNetwork: hostNetwork}
 	spec := runtime.ContainerSpec{ID: "x", Sandbox: sb, Args: []string{"x"}, LogPath: "x"}
 	if err := spec.Validate(); err != nil {
 		return sb, err
@@ -33,20 +44,28 @@ func NewSandbox(dir, id, hostname string) (runtime.PodSandbox, error) {
 	if err := os.MkdirAll(nsDir, 0o700); err != nil {
 		return sb, err
 	}
-	paths := make([]string, len(sandboxNamespaces))
-	for i, ns := range sandboxNamespaces {
-		paths[i] = filepath.Join(nsDir, ns.name)
+	names := []string{"net", "ipc", "uts"}
+	if hostNetwork {
+		names = []string{"ipc"}
+	}
+	paths := make([]string, len(names))
+	for i, name := range names {
+		paths[i] = filepath.Join(nsDir, name)
 		f, err := os.OpenFile(paths[i], os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o400)
 		if err != nil {
 			return sb, fmt.Errorf("sandbox %s: %w", id, err)
 		}
 		f.Close()
 	}
-	if err := inNewNamespaces(hostname, paths); err != nil {
+	if err := inNewNamespaces(hostname, names, paths); err != nil {
 		RemoveSandbox(dir, sb) // idempotent: unmounts what was pinned
 		return sb, fmt.Errorf("sandbox %s: %w", id, err)
 	}
-	sb.NetNS, sb.IPCNS, sb.UTSNS = paths[0], paths[1], paths[2]
+	if hostNetwork {
+		sb.IPCNS = paths[0]
+	} else {
+		sb.NetNS, sb.IPCNS, sb.UTSNS = paths[0], paths[1], paths[2]
+	}
 	return sb, nil
 }
 
@@ -56,31 +75,40 @@ func NewSandbox(dir, id, hostname string) (runtime.PodSandbox, error) {
 // switching it back and reusing it: no other goroutine can ever run in the
 // pod's namespaces (see thread.go for why that thread is never the main
 // one).
-func inNewNamespaces(hostname string, paths []string) error {
+func inNewNamespaces(hostname string, names, paths []string) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
 		// No UnlockOSThread: the thread ends with this goroutine.
-		errc <- setupNamespaces(hostname, paths)
+		errc <- setupNamespaces(hostname, names, paths)
 	}()
 	return <-errc
 }
 
-func setupNamespaces(hostname string, paths []string) error {
-	if err := unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+// nsFlags are the unshare flags of the namespaces a sandbox may own.
+var nsFlags = map[string]int{"net": unix.CLONE_NEWNET, "ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS}
+
+func setupNamespaces(hostname string, names, paths []string) error {
+	flags := 0
+	for _, n := range names {
+		flags |= nsFlags[n]
+	}
+	if err := unix.Unshare(flags); err != nil {
 		return fmt.Errorf("unshare: %w", err)
 	}
-	if hostname != "" {
+	if hostname != "" && flags&unix.CLONE_NEWUTS != 0 {
 		if err := unix.Sethostname([]byte(hostname)); err != nil {
 			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
-	if err := loopbackUp(); err != nil {
-		return err
+	if flags&unix.CLONE_NEWNET != 0 {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
 	}
-	for i, ns := range sandboxNamespaces {
-		if err := unix.Mount("/proc/thread-self/ns/"+ns.name, paths[i], "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("pin %s namespace: %w", ns.name, err)
+	for i, name := range names {
+		if err := unix.Mount("/proc/thread-self/ns/"+name, paths[i], "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pin %s namespace: %w", name, err)
 		}
 	}
 	return nil
