@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
 )
 
@@ -67,4 +69,39 @@ func TestHostNetworkPod(t *testing.T) {
 		t.Errorf("mounts of the pod left behind:\n%s", grepLines(string(mounts), uid))
 	}
 	checkThreadsAtHome(t)
+}
+
+// hostIPC and hostPID put the pod's containers in the node's IPC and PID
+// namespaces; without them each pod has its own.
+func TestHostIPCAndPID(t *testing.T) {
+	h := newHarness(t)
+	for name, shared := range map[string]bool{"host-ns": true, "own-ns": false} {
+		h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+			HostIPC: shared, HostPID: shared, RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "c", Args: []string{"inspect"}}},
+		}})
+	}
+	node := map[string]string{}
+	for _, ns := range []string{"ipc", "pid", "net"} {
+		node[ns], _ = os.Readlink("/proc/self/ns/" + ns)
+	}
+	for name, shared := range map[string]bool{"host-ns": true, "own-ns": false} {
+		p := h.waitPod(t, name, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+		b, err := os.ReadFile(filepath.Join(h.state, "pods", string(p.UID), "logs", "c", "1.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Namespaces map[string]string }
+		if err := json.Unmarshal(logs.Content(b), &out); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, logs.Content(b))
+		}
+		for _, ns := range []string{"ipc", "pid"} {
+			if same := out.Namespaces[ns] == node[ns]; same != shared {
+				t.Errorf("%s: %s namespace %s, node's %s (shared: %v, want %v)", name, ns, out.Namespaces[ns], node[ns], same, shared)
+			}
+		}
+		if out.Namespaces["net"] == node["net"] {
+			t.Errorf("%s: on the node's network without hostNetwork", name)
+		}
+	}
 }

@@ -269,20 +269,13 @@ func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
 	if w.sandbox == nil {
 		sbDir := w.a.dir("sandboxes")
 		libct.RemoveSandbox(sbDir, runtime.PodSandbox{ID: w.uid}) // a half-made one from a crash
-		var sb runtime.PodSandbox
-		var ip string
-		if pod.Spec.HostNetwork {
-			// The node's network: no veth, no address of its own.
-			var err error
-			if sb, err = libct.NewHostNetworkSandbox(sbDir, w.uid); err != nil {
-				return err
-			}
-			ip = w.a.machine.InternalIP
-		} else {
-			var err error
-			if sb, err = libct.NewSandbox(sbDir, w.uid, podHostname(pod)); err != nil {
-				return err
-			}
+		host := libct.HostNamespaces{Network: pod.Spec.HostNetwork, IPC: pod.Spec.HostIPC, PID: pod.Spec.HostPID}
+		sb, err := libct.NewSandboxSharing(sbDir, w.uid, podHostname(pod), host)
+		if err != nil {
+			return err
+		}
+		ip := w.a.machine.InternalIP // on the node's network: no veth, no address of its own
+		if !host.Network {
 			addr, err := w.a.net.Attach(w.uid, sb.NetNS)
 			if err != nil {
 				libct.RemoveSandbox(sbDir, sb)

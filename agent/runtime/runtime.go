@@ -43,6 +43,10 @@ type PodSandbox struct {
 	// namespaces (those of the runtime's process); NetNS and UTSNS are
 	// empty then.
 	HostNetwork bool `json:"hostNetwork,omitempty"`
+	// HostIPC: the node's IPC namespace (IPCNS empty); HostPID: every
+	// container in the node's PID namespace instead of its own.
+	HostIPC bool `json:"hostIPC,omitempty"`
+	HostPID bool `json:"hostPID,omitempty"`
 }
 
 // ContainerSpec is one container, resolved: the agent has already applied

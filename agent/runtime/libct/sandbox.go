@@ -24,18 +24,23 @@ var sandboxNamespaces = []struct{ name string }{{"net"}, {"ipc"}, {"uts"}}
 // and survive an agent restart. Wiring the network (veth, bridge, IP) is
 // the network plugin's job, not done here yet.
 func NewSandbox(dir, id, hostname string) (runtime.PodSandbox, error) {
-	return makeSandbox(dir, id, hostname, false)
+	return makeSandbox(dir, id, hostname, HostNamespaces{})
 }
 
-// NewHostNetworkSandbox is NewSandbox for a pod on the node's network
-// (hostNetwork): only the IPC namespace is the pod's own; its containers
-// share the node's network and UTS namespaces (hostname included).
-func NewHostNetworkSandbox(dir, id string) (runtime.PodSandbox, error) {
-	return makeSandbox(dir, id, "", true)
+// HostNamespaces are the node namespaces a pod shares (hostNetwork,
+// hostIPC, hostPID); the zero value shares none.
+type HostNamespaces struct{ Network, IPC, PID bool }
+
+// NewSandboxSharing is NewSandbox for a pod that shares some of the node's
+// namespaces: with Network its containers are in the node's network and
+// UTS namespaces (hostname included), with IPC the node's IPC namespace,
+// with PID the node's PID namespace; the rest are the pod's own.
+func NewSandboxSharing(dir, id, hostname string, host HostNamespaces) (runtime.PodSandbox, error) {
+	return makeSandbox(dir, id, hostname, host)
 }
 
-func makeSandbox(dir, id, hostname string, hostNetwork bool) (runtime.PodSandbox, error) {
-	sb := runtime.PodSandbox{ID: id, HostNetwork: hostNetwork}
+func makeSandbox(dir, id, hostname string, host HostNamespaces) (runtime.PodSandbox, error) {
+	sb := runtime.PodSandbox{ID: id, HostNetwork: host.Network, HostIPC: host.IPC, HostPID: host.PID}
 	spec := runtime.ContainerSpec{ID: "x", Sandbox: sb, Args: []string{"x"}, LogPath: "x"}
 	if err := spec.Validate(); err != nil {
 		return sb, err
@@ -44,9 +49,12 @@ func makeSandbox(dir, id, hostname string, hostNetwork bool) (runtime.PodSandbox
 	if err := os.MkdirAll(nsDir, 0o700); err != nil {
 		return sb, err
 	}
-	names := []string{"net", "ipc", "uts"}
-	if hostNetwork {
-		names = []string{"ipc"}
+	var names []string
+	if !host.Network {
+		names = append(names, "net", "uts")
+	}
+	if !host.IPC {
+		names = append(names, "ipc")
 	}
 	paths := make([]string, len(names))
 	for i, name := range names {
@@ -57,14 +65,21 @@ func makeSandbox(dir, id, hostname string, hostNetwork bool) (runtime.PodSandbox
 		}
 		f.Close()
 	}
-	if err := inNewNamespaces(hostname, names, paths); err != nil {
-		RemoveSandbox(dir, sb) // idempotent: unmounts what was pinned
-		return sb, fmt.Errorf("sandbox %s: %w", id, err)
+	if len(names) > 0 {
+		if err := inNewNamespaces(hostname, names, paths); err != nil {
+			RemoveSandbox(dir, sb) // idempotent: unmounts what was pinned
+			return sb, fmt.Errorf("sandbox %s: %w", id, err)
+		}
 	}
-	if hostNetwork {
-		sb.IPCNS = paths[0]
-	} else {
-		sb.NetNS, sb.IPCNS, sb.UTSNS = paths[0], paths[1], paths[2]
+	for i, name := range names {
+		switch name {
+		case "net":
+			sb.NetNS = paths[i]
+		case "ipc":
+			sb.IPCNS = paths[i]
+		case "uts":
+			sb.UTSNS = paths[i]
+		}
 	}
 	return sb, nil
 }

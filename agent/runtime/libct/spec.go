@@ -50,11 +50,15 @@ func ociSpec(s *runtime.ContainerSpec, rootfs string) (*specs.Spec, error) {
 		},
 		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
 	}
-	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}
-	ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: s.Sandbox.IPCNS})
+	// A namespace left out of the list is the node's: the runtime's own.
+	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}
+	if !s.Sandbox.HostPID {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	}
+	if !s.Sandbox.HostIPC {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace, Path: s.Sandbox.IPCNS})
+	}
 	if !s.Sandbox.HostNetwork {
-		// Without these entries the container stays in the node's network
-		// and UTS namespaces, the runtime's own.
 		ns = append(ns,
 			specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.Sandbox.NetNS},
 			specs.LinuxNamespace{Type: specs.UTSNamespace, Path: s.Sandbox.UTSNS},

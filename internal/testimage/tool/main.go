@@ -116,6 +116,11 @@ func inspect() {
 	}
 	d.Close()
 	out["fds"] = fds
+	nss := map[string]string{}
+	for _, ns := range []string{"pid", "ipc", "net", "uts", "mnt"} {
+		nss[ns], _ = os.Readlink("/proc/self/ns/" + ns)
+	}
+	out["namespaces"] = nss
 	status, _ := os.ReadFile("/proc/self/status")
 	for _, line := range strings.Split(string(status), "\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok && (k == "CapEff" || k == "CapBnd" || k == "NoNewPrivs" || k == "Seccomp") {
