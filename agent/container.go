@@ -3,6 +3,8 @@ package agent
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -343,4 +345,23 @@ func seccompOf(pod *corev1.Pod, c *corev1.Container) runtime.Seccomp {
 		s.LocalhostProfile = *p.LocalhostProfile
 	}
 	return s
+}
+
+// localSeccomp resolves a Localhost profile to its file under dir (the
+// node's profile directory, <state>/seccomp, as the kubelet's
+// <root>/seccomp): a relative path that stays inside it, or a config
+// error the pod shows.
+func localSeccomp(s runtime.Seccomp, dir string) (runtime.Seccomp, error) {
+	if s.Type != runtime.SeccompLocalhost {
+		return s, nil
+	}
+	p := s.LocalhostProfile
+	if p == "" || filepath.IsAbs(p) || !filepath.IsLocal(p) {
+		return s, &configError{fmt.Sprintf("seccomp profile Localhost/%s: want a relative path inside the node's profile directory %s", p, dir)}
+	}
+	s.LocalhostProfile = filepath.Join(dir, p)
+	if _, err := os.Stat(s.LocalhostProfile); err != nil {
+		return s, &configError{fmt.Sprintf("seccomp profile Localhost/%s: %v", p, err)}
+	}
+	return s, nil
 }

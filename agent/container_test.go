@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -102,5 +105,28 @@ func TestSeccompOf(t *testing.T) {
 	}
 	if got := seccompOf(pod, own); got.Type != runtime.SeccompLocalhost || got.LocalhostProfile != local {
 		t.Errorf("container's own profile: %+v, want Localhost %s", got, local)
+	}
+}
+
+func TestLocalSeccompPaths(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "audit.json"), []byte(`{"defaultAction":"SCMP_ACT_ALLOW"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := localSeccomp(runtime.Seccomp{Type: runtime.SeccompLocalhost, LocalhostProfile: "profiles/audit.json"}, dir)
+	if err != nil || got.LocalhostProfile != filepath.Join(dir, "profiles", "audit.json") {
+		t.Errorf("a profile inside the directory: %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "/etc/passwd", "../outside.json", "profiles/../../x.json", "profiles/missing.json"} {
+		var ce *configError
+		if _, err := localSeccomp(runtime.Seccomp{Type: runtime.SeccompLocalhost, LocalhostProfile: bad}, dir); !errors.As(err, &ce) {
+			t.Errorf("Localhost/%s: %v, want a config error", bad, err)
+		}
+	}
+	if got, err := localSeccomp(runtime.Seccomp{}, dir); err != nil || got != (runtime.Seccomp{}) {
+		t.Errorf("the default profile is left alone: %+v, %v", got, err)
 	}
 }

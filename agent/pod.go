@@ -567,11 +567,15 @@ func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrS
 	if cwd == "" {
 		cwd = im.Config.WorkingDir
 	}
+	sc, err := localSeccomp(seccompOf(pod, c), w.a.dir("seccomp"))
+	if err != nil {
+		return runtime.ContainerSpec{}, err
+	}
 	return runtime.ContainerSpec{
 		Sandbox: *w.sandbox, Layers: w.a.images.LayerDirs(im),
 		Args: args, Env: env, Cwd: cwd, UID: uid, GID: gid,
 		Limits: limits(c), Privileged: privileged(c), Mounts: mounts,
-		Seccomp: seccompOf(pod, c),
+		Seccomp: sc,
 	}, nil
 }
 

@@ -79,8 +79,10 @@ type ContainerSpec struct {
 // securityContext.seccompProfile does.
 type Seccomp struct {
 	Type SeccompType `json:"type,omitempty"`
-	// LocalhostProfile is the profile's path under the node's profile
-	// directory, for SeccompLocalhost.
+	// LocalhostProfile is the profile's file, for SeccompLocalhost (the
+	// agent resolves the pod's relative path under the node's profile
+	// directory): OCI seccomp JSON (defaultAction, architectures,
+	// syscalls), which Docker's profile format also reads as.
 	LocalhostProfile string `json:"localhostProfile,omitempty"`
 }
 

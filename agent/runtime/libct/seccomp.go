@@ -2,6 +2,7 @@ package libct
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,7 +58,7 @@ func seccompProfile(s *runtime.ContainerSpec, spec *specs.Spec) (*specs.LinuxSec
 	case runtime.SeccompUnconfined:
 		return nil, nil
 	case runtime.SeccompLocalhost:
-		return nil, fmt.Errorf("seccomp profile Localhost/%s: localhost profiles are not supported by wake yet; use RuntimeDefault or Unconfined", s.Seccomp.LocalhostProfile)
+		return localhostSeccomp(s.Seccomp.LocalhostProfile)
 	}
 	if s.Privileged || !SeccompSupported() { // privileged containers run unconfined, as in Kubernetes
 		return nil, nil
@@ -228,3 +229,30 @@ var defaultSeccompAllow = strings.Fields(`
 	unlink unlinkat utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid
 	waitpid write writev
 `)
+
+// localhostSeccomp reads a Localhost profile: OCI seccomp JSON. A profile
+// that cannot be enforced (a binary without seccomp support) or read is an
+// error: the container must not start unconfined when a profile was asked.
+func localhostSeccomp(path string) (*specs.LinuxSeccomp, error) {
+	if !SeccompSupported() {
+		return nil, fmt.Errorf("seccomp profile %s: this wake has no seccomp support (build with -tags seccomp and libseccomp)", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	var p specs.LinuxSeccomp
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
+	}
+	if p.DefaultAction == "" {
+		return nil, fmt.Errorf("seccomp profile %s: no defaultAction", path)
+	}
+	for i, sc := range p.Syscalls {
+		if len(sc.Names) == 0 || sc.Action == "" {
+			return nil, fmt.Errorf("seccomp profile %s: syscalls[%d] needs names and an action", path, i)
+		}
+	}
+	return &p, nil
+}

@@ -107,21 +107,49 @@ func TestSeccompProfiles(t *testing.T) {
 	}
 }
 
-func TestSeccompLocalhostRefused(t *testing.T) {
+// A Localhost profile is read from its file and enforced; one that is
+// missing or malformed refuses the container, which is never kept.
+func TestSeccompLocalhost(t *testing.T) {
 	_, layers := pulledImage(t)
 	r, err := New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := newSandbox(t, t.TempDir(), "localhost")
-	spec := specFor(t, sb, layers, "localhost", "true")
-	spec.Seccomp = runtime.Seccomp{Type: runtime.SeccompLocalhost, LocalhostProfile: "profiles/audit.json"}
-	err = r.Create(t.Context(), spec)
-	if err == nil || !strings.Contains(err.Error(), "Localhost/profiles/audit.json") {
-		t.Fatalf("Create = %v, want a refusal naming the Localhost profile", err)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	if list, _ := r.List(t.Context()); len(list) != 0 {
-		t.Errorf("the refused container was kept: %+v", list)
+	for name, path := range map[string]string{
+		"missing":        dir + "/nothing.json",
+		"malformed":      write("bad.json", `{"defaultAction": `),
+		"no action":      write("noaction.json", `{"syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}`),
+		"empty syscalls": write("empty.json", `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": [], "action": "SCMP_ACT_ERRNO"}]}`),
+	} {
+		sb := newSandbox(t, t.TempDir(), "localhost")
+		spec := specFor(t, sb, layers, "localhost", "true")
+		spec.Seccomp = runtime.Seccomp{Type: runtime.SeccompLocalhost, LocalhostProfile: path}
+		if err := r.Create(t.Context(), spec); err == nil || !strings.Contains(err.Error(), "seccomp profile") {
+			t.Errorf("%s: Create = %v, want a refusal naming the profile", name, err)
+		}
+		if list, _ := r.List(t.Context()); len(list) != 0 {
+			t.Fatalf("%s: the refused container was kept: %+v", name, list)
+		}
+	}
+	if !SeccompSupported() {
+		t.Skip("no seccomp support in this build: a Localhost profile is refused, not enforced (go test -tags seccomp)")
+	}
+	// A profile that allows everything but keyctl (EPERM).
+	profile := write("audit.json", `{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}`)
+	got := syscallResults(t, func(s *runtime.ContainerSpec) {
+		s.Seccomp = runtime.Seccomp{Type: runtime.SeccompLocalhost, LocalhostProfile: profile}
+	})
+	if got["keyctl"] != eperm || got["clone3"] != einval {
+		t.Errorf("under the Localhost profile: keyctl %q (want %q), clone3 %q (want %q, allowed)", got["keyctl"], eperm, got["clone3"], einval)
 	}
 }
 
