@@ -81,7 +81,12 @@ type Config struct {
 	// Pressure are the thresholds of the node's pressure conditions
 	// (pressure.go); Measure reads the signals (default Measure).
 	Pressure PressureThresholds
-	Measure  func(stateDir string) Measures
+	// EvictionPeriod is how often memory pressure is checked for an
+	// eviction (evict.go; default DefaultEvictionPeriod); PodMemory reads
+	// a pod's memory usage by uid (default: its cgroup), for tests.
+	EvictionPeriod time.Duration
+	PodMemory      func(uid string) int64
+	Measure        func(stateDir string) Measures
 	// ImageGC removes images no pod of the node uses when the state
 	// directory's file system fills up (pressure.go; kubelet defaults).
 	ImageGC image.GCPolicy
@@ -98,6 +103,10 @@ type Agent struct {
 	dns     clusterResolver // pods' resolv.conf under ClusterFirst; set in Run
 
 	pressure pressureTracker
+	// evicting is the worker of the last pod evicted, until it stopped
+	// (evict.go; only the eviction goroutine uses these two).
+	evicting  *podWorker
+	evictedAt time.Time
 
 	pullMu sync.Mutex
 	pulls  map[string]*pullCall // one pull per reference at a time
@@ -205,6 +214,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.logServer().Run(ctx) })
 	g.Go(func() error { return a.imageServer().Run(ctx) })
 	g.Go(func() error { return a.imageGC(ctx) })
+	g.Go(func() error { return a.evictions(ctx) })
 	if a.cfg.ServiceProxy {
 		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log, ClusterCIDR: a.cfg.ClusterCIDR, Table: a.cfg.ProxyTable,
 			OnFailure: func(err error) {

@@ -44,10 +44,12 @@ type podWorker struct {
 	adopted  bool
 	probing  map[string]context.CancelFunc // by container id
 	stopping bool
-	rejected *rejection // refused by admission (set before run, never changed)
+	rejected *rejection // refused by admission, or evicted (written under a.mu and mu)
 
-	mu     sync.Mutex
-	probes map[string]*probeResult // by container id
+	mu      sync.Mutex
+	current *corev1.Pod             // the pod as last read by sync
+	evicted *rejection              // asked by the eviction manager (evict.go)
+	probes  map[string]*probeResult // by container id
 }
 
 // ctrState is what the worker knows of one spec container.
@@ -134,6 +136,20 @@ func (w *podWorker) sync(ctx context.Context) (done bool, next time.Duration) {
 	}
 	if pod.DeletionTimestamp != nil {
 		return w.finishDeletion(ctx, o, &pod)
+	}
+	w.mu.Lock()
+	w.current = &pod
+	ev := w.evicted
+	w.mu.Unlock()
+	if ev != nil && w.rejected == nil {
+		// Evicted: stop at once (a hard eviction), then report Failed.
+		w.terminate(ctx, 0)
+		w.recordEvent(ctx, &pod, corev1.EventTypeWarning, "Evicted", ev.Message)
+		w.a.mu.Lock()
+		w.mu.Lock()
+		w.rejected = ev
+		w.mu.Unlock()
+		w.a.mu.Unlock()
 	}
 	if w.rejected != nil {
 		return false, w.reportRejected(ctx, o, &pod)
