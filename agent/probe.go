@@ -270,7 +270,11 @@ func (w *podWorker) probeOnce(ctx context.Context, c *corev1.Container, id, ip s
 		}
 		return conn.Close()
 	case p.GRPC != nil:
-		return fmt.Errorf("grpc probes are not supported yet")
+		g := &grpcAction{port: p.GRPC.Port}
+		if p.GRPC.Service != nil {
+			g.service = *p.GRPC.Service
+		}
+		return grpcProbe(ctx, ip, g)
 	}
 	return fmt.Errorf("probe has no handler")
 }

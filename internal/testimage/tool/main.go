@@ -76,6 +76,8 @@ func main() {
 		trySyscalls(os.Args[2:])
 	case "tty":
 		watchTerminal(arg(2), arg(3))
+	case "grpc-health":
+		grpcHealth(arg(2), arg(3))
 	case "cat":
 		for _, f := range os.Args[2:] {
 			fi, err := os.Stat(f)
@@ -224,4 +226,33 @@ func fetch(url, n string) {
 	if failed > 0 {
 		os.Exit(1)
 	}
+}
+
+// grpcHealth serves the gRPC health check (grpc.health.v1.Health/Check)
+// over cleartext HTTP/2 on addr, answering status (SERVING or NOT_SERVING)
+// for the service "" and "ok", NOT_FOUND for any other.
+func grpcHealth(addr, status string) {
+	st := map[string]byte{"SERVING": 1, "NOT_SERVING": 2}[status]
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP1(true)
+	srv := &http.Server{Addr: addr, Protocols: &p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		service := ""
+		if len(body) > 7 && body[5] == 0x0a {
+			service = string(body[7:])
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status")
+		w.WriteHeader(http.StatusOK)
+		if r.URL.Path != "/grpc.health.v1.Health/Check" || (service != "" && service != "ok") {
+			w.Header().Set("Grpc-Status", "5")
+			return
+		}
+		w.Write([]byte{0, 0, 0, 0, 2, 0x08, st})
+		w.Header().Set("Grpc-Status", "0")
+	})}
+	fmt.Println("grpc health on", addr, status)
+	fmt.Fprintln(os.Stderr, srv.ListenAndServe())
+	os.Exit(1)
 }
