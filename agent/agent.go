@@ -292,6 +292,8 @@ func (a *Agent) pods(ctx context.Context) error {
 				a.ensureWorker(ctx, ch.Object)
 			case ch.Prev != nil && a.mine(ch.Prev):
 				a.kick(ch.Prev.UID) // unbound: the worker finds it gone
+			case ch.Object.Ref.Group == "" && (ch.Object.Ref.Resource == "configmaps" || ch.Object.Ref.Resource == "secrets"):
+				a.kickNamespace(ch.Object.Ref.Namespace) // their volumes follow
 			}
 		}
 	}
@@ -335,6 +337,17 @@ func (a *Agent) ensureWorker(ctx context.Context, o *projections.Object) {
 		}
 		a.mu.Unlock()
 	}()
+}
+
+// kickNamespace wakes the workers of the node's pods in ns.
+func (a *Agent) kickNamespace(ns string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.workers {
+		if w.ref.Namespace == ns {
+			w.wake()
+		}
+	}
 }
 
 func (a *Agent) kick(uid string) {

@@ -314,6 +314,8 @@ func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
 			return err
 		}
 		w.vols = vols
+	} else {
+		w.a.refreshVolumes(pod, dir, lk)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
@@ -15,13 +18,23 @@ import (
 	"github.com/wakehq/wake/agent/runtime"
 )
 
-// readyMarker is written last into a populated configMap or secret volume:
-// its presence means the volume is complete (on tmpfs it vanishes with the
-// mount, so a lost tmpfs is populated again).
-const readyMarker = ".wake-ready"
-
 // volumeDir is where a pod's volume lives on the host.
 func volumeDir(podDir, name string) string { return filepath.Join(podDir, "volumes", name) }
+
+// refreshVolumes brings the pod's configMap and secret volumes up to date
+// with their objects (populate writes only what changed). An object that
+// went away, or a key that did, leaves the files as they were, as with the
+// kubelet.
+func (a *Agent) refreshVolumes(pod *corev1.Pod, podDir string, lk Lookup) {
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap == nil && v.Secret == nil {
+			continue
+		}
+		if _, err := a.setupVolume(v, podDir, lk); err != nil {
+			a.log.Debug("volume not refreshed", "pod", pod.Namespace+"/"+pod.Name, "volume", v.Name, "err", err)
+		}
+	}
+}
 
 // setupVolumes prepares every volume of the pod and returns their host
 // paths by name. It is idempotent.
@@ -77,13 +90,16 @@ func (a *Agent) setupVolume(v corev1.Volume, podDir string, lk Lookup) (string, 
 	return "", &configError{"volume type not supported by wake's agent yet (emptyDir, configMap, secret, hostPath are)"}
 }
 
-// populate writes a configMap or secret volume once: the selected keys
-// (all when items is empty) as files with mode (defaultMode or def), on a
-// tmpfs when secret.
+// populate writes a configMap or secret volume as the kubelet's atomic
+// writer does: the selected keys (all when items is empty) as files with
+// mode (defaultMode or def) in a fresh hidden directory, made current by
+// renaming the symlink ..data onto it, each top-level name a symlink into
+// ..data. A container sees either the old set of files or the new one,
+// never a mix; on a tmpfs when secret. It writes nothing when the content
+// is what ..data already holds, so it is called on every sync and follows
+// changes of the ConfigMap or Secret (subPath mounts keep the file they
+// bound, as in Kubernetes).
 func populate(dir string, secret bool, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, def os.FileMode) error {
-	if _, err := os.Stat(filepath.Join(dir, readyMarker)); err == nil {
-		return nil
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -118,11 +134,30 @@ func populate(dir string, secret bool, data map[string][]byte, items []corev1.Ke
 		}
 		files = append(files, file{it.Path, m, b})
 	}
-	root, err := os.OpenRoot(dir) // keys and paths cannot escape the volume
+	for _, f := range files {
+		if !filepath.IsLocal(f.path) || strings.HasPrefix(f.path, "..") {
+			return &configError{fmt.Sprintf("path %q: must be relative, inside the volume, and not start with ..", f.path)}
+		}
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", f.path, f.mode, len(f.body))
+		h.Write(f.body)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))[:16]
+	if cur, err := os.Readlink(filepath.Join(dir, dataLink)); err == nil && strings.HasSuffix(cur, "_"+sum) {
+		return nil // already current
+	}
+	gen := fmt.Sprintf("..%d_%s", time.Now().UnixNano(), sum)
+	if err := os.Mkdir(filepath.Join(dir, gen), 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(filepath.Join(dir, gen)) // keys and paths cannot escape the volume
 	if err != nil {
 		return err
 	}
 	defer root.Close()
+	tops := map[string]bool{}
 	for _, f := range files {
 		if d := filepath.Dir(f.path); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
@@ -135,9 +170,43 @@ func populate(dir string, secret bool, data map[string][]byte, items []corev1.Ke
 		if err := root.Chmod(f.path, f.mode); err != nil {
 			return err
 		}
+		tops[strings.SplitN(filepath.ToSlash(f.path), "/", 2)[0]] = true
 	}
-	return root.WriteFile(readyMarker, nil, 0o400)
+	// Swap ..data in one rename, then make the visible names match.
+	tmp := filepath.Join(dir, dataLink+"_tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(gen, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, dataLink)); err != nil {
+		return err
+	}
+	for t := range tops {
+		link := filepath.Join(dir, t)
+		if target, err := os.Readlink(link); err == nil && target == filepath.Join(dataLink, t) {
+			continue
+		}
+		os.RemoveAll(link) // an old layout's file, or nothing
+		if err := os.Symlink(filepath.Join(dataLink, t), link); err != nil {
+			return err
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case n == dataLink || n == gen:
+		case strings.HasPrefix(n, ".."):
+			os.RemoveAll(filepath.Join(dir, n)) // earlier generations
+		case !tops[n]:
+			os.RemoveAll(filepath.Join(dir, n)) // a key that went away
+		}
+	}
+	return nil
 }
+
+// dataLink is the symlink to a configMap or secret volume's current files.
+const dataLink = "..data"
 
 // ensureTmpfs mounts a tmpfs on dir unless one is there.
 func ensureTmpfs(dir, opts string) error {
