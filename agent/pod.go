@@ -567,7 +567,7 @@ func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrS
 	}
 	cmVols := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {
-		cmVols[v.Name] = v.ConfigMap != nil || v.Secret != nil
+		cmVols[v.Name] = v.ConfigMap != nil || v.Secret != nil || v.Projected != nil || v.DownwardAPI != nil
 	}
 	mounts, err := volumeMounts(c, w.vols, w.podDir(), cmVols)
 	if err != nil {

@@ -27,10 +27,10 @@ func volumeDir(podDir, name string) string { return filepath.Join(podDir, "volum
 // kubelet.
 func (a *Agent) refreshVolumes(pod *corev1.Pod, podDir string, lk Lookup) {
 	for _, v := range pod.Spec.Volumes {
-		if v.ConfigMap == nil && v.Secret == nil {
+		if v.ConfigMap == nil && v.Secret == nil && v.Projected == nil && v.DownwardAPI == nil {
 			continue
 		}
-		if _, err := a.setupVolume(v, podDir, lk); err != nil {
+		if _, err := a.setupVolume(pod, v, podDir, lk); err != nil {
 			a.log.Debug("volume not refreshed", "pod", pod.Namespace+"/"+pod.Name, "volume", v.Name, "err", err)
 		}
 	}
@@ -41,7 +41,7 @@ func (a *Agent) refreshVolumes(pod *corev1.Pod, podDir string, lk Lookup) {
 func (a *Agent) setupVolumes(pod *corev1.Pod, podDir string, lk Lookup) (map[string]string, error) {
 	out := map[string]string{}
 	for _, v := range pod.Spec.Volumes {
-		p, err := a.setupVolume(v, podDir, lk)
+		p, err := a.setupVolume(pod, v, podDir, lk)
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
@@ -50,7 +50,7 @@ func (a *Agent) setupVolumes(pod *corev1.Pod, podDir string, lk Lookup) (map[str
 	return out, nil
 }
 
-func (a *Agent) setupVolume(v corev1.Volume, podDir string, lk Lookup) (string, error) {
+func (a *Agent) setupVolume(pod *corev1.Pod, v corev1.Volume, podDir string, lk Lookup) (string, error) {
 	dir := volumeDir(podDir, v.Name)
 	switch {
 	case v.EmptyDir != nil:
@@ -86,8 +86,107 @@ func (a *Agent) setupVolume(v corev1.Volume, podDir string, lk Lookup) (string, 
 		return dir, populate(dir, true, data, v.Secret.Items, v.Secret.DefaultMode, 0o400)
 	case v.HostPath != nil:
 		return a.hostPath(v.HostPath)
+	case v.DownwardAPI != nil:
+		files, err := downwardFiles(pod, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode)
+		if err != nil {
+			return "", err
+		}
+		return dir, writeAtomic(dir, false, files)
+	case v.Projected != nil:
+		files, secret, err := projectedFiles(pod, v.Projected, lk)
+		if err != nil {
+			return "", err
+		}
+		return dir, writeAtomic(dir, secret, files)
 	}
-	return "", &configError{"volume type not supported by wake's agent yet (emptyDir, configMap, secret, hostPath are)"}
+	return "", &configError{"volume type not supported by wake's agent yet (emptyDir, configMap, secret, downwardAPI, projected, hostPath are)"}
+}
+
+// downwardFiles are a downwardAPI volume's (or projection's) files: pod
+// fields (labels and annotations as key="value" lines, sorted) and
+// container resources.
+func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode *int32) ([]volumeFile, error) {
+	mode := os.FileMode(corev1.DownwardAPIVolumeSourceDefaultMode)
+	if defaultMode != nil {
+		mode = os.FileMode(*defaultMode) & 0o777
+	}
+	var files []volumeFile
+	for _, it := range items {
+		m := mode
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode) & 0o777
+		}
+		var body string
+		switch {
+		case it.FieldRef != nil && (it.FieldRef.FieldPath == "metadata.labels" || it.FieldRef.FieldPath == "metadata.annotations"):
+			kv := pod.Labels
+			if it.FieldRef.FieldPath == "metadata.annotations" {
+				kv = pod.Annotations
+			}
+			var lines []string
+			for _, k := range slices.Sorted(maps.Keys(kv)) {
+				lines = append(lines, fmt.Sprintf("%s=%q", k, kv[k]))
+			}
+			body = strings.Join(lines, "\n")
+		case it.FieldRef != nil:
+			v, err := fieldValue(pod, it.FieldRef.FieldPath)
+			if err != nil {
+				return nil, err
+			}
+			body = v
+		case it.ResourceFieldRef != nil:
+			body = resourceField(pod, it.ResourceFieldRef)
+		default:
+			return nil, &configError{fmt.Sprintf("downwardAPI item %q: no fieldRef or resourceFieldRef", it.Path)}
+		}
+		files = append(files, volumeFile{it.Path, m, []byte(body)})
+	}
+	return files, nil
+}
+
+// projectedFiles gather a projected volume's sources (configMaps, secrets,
+// downwardAPI) into one set of files; secret says whether any is a secret
+// (then the volume lives on a tmpfs). Service account tokens need a token
+// issuer wake does not have yet: refused with a clear error.
+func projectedFiles(pod *corev1.Pod, p *corev1.ProjectedVolumeSource, lk Lookup) (files []volumeFile, secret bool, err error) {
+	var more []volumeFile
+	for i, src := range p.Sources {
+		switch {
+		case src.ConfigMap != nil:
+			data, ok := lk.ConfigMap(src.ConfigMap.Name)
+			if !ok && !optional(src.ConfigMap.Optional) {
+				return nil, false, &configError{fmt.Sprintf("configmap %q not found", src.ConfigMap.Name)}
+			}
+			b := map[string][]byte{}
+			for k, v := range data {
+				b[k] = []byte(v)
+			}
+			more, err = selectFiles(b, src.ConfigMap.Items, p.DefaultMode, 0o644)
+		case src.Secret != nil:
+			data, ok := lk.Secret(src.Secret.Name)
+			if !ok && !optional(src.Secret.Optional) {
+				return nil, false, &configError{fmt.Sprintf("secret %q not found", src.Secret.Name)}
+			}
+			secret = true
+			more, err = selectFiles(data, src.Secret.Items, p.DefaultMode, 0o644)
+		case src.DownwardAPI != nil:
+			more, err = downwardFiles(pod, src.DownwardAPI.Items, p.DefaultMode)
+		default:
+			return nil, false, &configError{fmt.Sprintf("projected source %d: only configMap, secret and downwardAPI sources are supported by wake's agent (no service account tokens yet)", i)}
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		files = append(files, more...)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.path] {
+			return nil, false, &configError{fmt.Sprintf("projected volume: two sources write %q", f.path)}
+		}
+		seen[f.path] = true
+	}
+	return files, secret, nil
 }
 
 // populate writes a configMap or secret volume as the kubelet's atomic
@@ -100,6 +199,51 @@ func (a *Agent) setupVolume(v corev1.Volume, podDir string, lk Lookup) (string, 
 // changes of the ConfigMap or Secret (subPath mounts keep the file they
 // bound, as in Kubernetes).
 func populate(dir string, secret bool, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, def os.FileMode) error {
+	files, err := selectFiles(data, items, defaultMode, def)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(dir, secret, files)
+}
+
+// volumeFile is one file of a configMap, secret, downwardAPI or projected
+// volume.
+type volumeFile struct {
+	path string
+	mode os.FileMode
+	body []byte
+}
+
+// selectFiles are the keys of data a volume shows: all of them (sorted)
+// when items is empty, else the items, each with its mode.
+func selectFiles(data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, def os.FileMode) ([]volumeFile, error) {
+	mode := def
+	if defaultMode != nil {
+		mode = os.FileMode(*defaultMode) & 0o777
+	}
+	var files []volumeFile
+	if len(items) == 0 {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			files = append(files, volumeFile{k, mode, data[k]})
+		}
+	}
+	for _, it := range items {
+		b, ok := data[it.Key]
+		if !ok {
+			return nil, &configError{fmt.Sprintf("key %q not found", it.Key)}
+		}
+		m := mode
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode) & 0o777
+		}
+		files = append(files, volumeFile{it.Path, m, b})
+	}
+	return files, nil
+}
+
+// writeAtomic makes files the volume's content (see populate), on a tmpfs
+// when secret.
+func writeAtomic(dir string, secret bool, files []volumeFile) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -107,32 +251,6 @@ func populate(dir string, secret bool, data map[string][]byte, items []corev1.Ke
 		if err := ensureTmpfs(dir, "mode=0755,size=16m"); err != nil {
 			return err
 		}
-	}
-	mode := def
-	if defaultMode != nil {
-		mode = os.FileMode(*defaultMode) & 0o777
-	}
-	type file struct {
-		path string
-		mode os.FileMode
-		body []byte
-	}
-	var files []file
-	if len(items) == 0 {
-		for _, k := range slices.Sorted(maps.Keys(data)) {
-			files = append(files, file{k, mode, data[k]})
-		}
-	}
-	for _, it := range items {
-		b, ok := data[it.Key]
-		if !ok {
-			return &configError{fmt.Sprintf("key %q not found", it.Key)}
-		}
-		m := mode
-		if it.Mode != nil {
-			m = os.FileMode(*it.Mode) & 0o777
-		}
-		files = append(files, file{it.Path, m, b})
 	}
 	for _, f := range files {
 		if !filepath.IsLocal(f.path) || strings.HasPrefix(f.path, "..") {

@@ -232,6 +232,13 @@ func defaultVolume(v *corev1.Volume) {
 			if t := p.Sources[i].ServiceAccountToken; t != nil && t.ExpirationSeconds == nil {
 				t.ExpirationSeconds = ptr.To[int64](3600)
 			}
+			if d := p.Sources[i].DownwardAPI; d != nil {
+				for j := range d.Items {
+					if f := d.Items[j].FieldRef; f != nil && f.APIVersion == "" {
+						f.APIVersion = "v1"
+					}
+				}
+			}
 		}
 	}
 	if h := src.HostPath; h != nil && h.Type == nil {
