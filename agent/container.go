@@ -279,21 +279,12 @@ func limits(c *corev1.Container) runtime.Resources {
 // user is the container's uid and gid: the securityContext's (container
 // over pod), else the image's numeric USER ("uid" or "uid:gid"). Names
 // are not resolved yet.
-func user(pod *corev1.Pod, c *corev1.Container, cfg image.Config) (uint32, uint32, error) {
+func user(pod *corev1.Pod, c *corev1.Container, cfg image.Config, layers []string) (uint32, uint32, error) {
 	var uid, gid uint32
 	if cfg.User != "" {
-		u, g, _ := strings.Cut(cfg.User, ":")
-		n, err := strconv.ParseUint(u, 10, 32)
-		if err != nil {
-			return 0, 0, &configError{fmt.Sprintf("image user %q is not numeric (user names are not resolved yet)", cfg.User)}
-		}
-		uid = uint32(n)
-		if g != "" {
-			m, err := strconv.ParseUint(g, 10, 32)
-			if err != nil {
-				return 0, 0, &configError{fmt.Sprintf("image group %q is not numeric", g)}
-			}
-			gid = uint32(m)
+		var err error
+		if uid, gid, err = imageUser(layers, cfg.User); err != nil {
+			return 0, 0, err
 		}
 	}
 	apply := func(u, g *int64) {

@@ -561,7 +561,7 @@ func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrS
 	if len(args) == 0 {
 		return runtime.ContainerSpec{}, &configError{"no command specified: the image has no ENTRYPOINT or CMD and the container no command"}
 	}
-	uid, gid, err := user(pod, c, im.Config)
+	uid, gid, err := user(pod, c, im.Config, w.a.images.LayerDirs(im))
 	if err != nil {
 		return runtime.ContainerSpec{}, err
 	}
