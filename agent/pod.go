@@ -313,6 +313,16 @@ func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
 		if err != nil {
 			return err
 		}
+		if !pod.Spec.HostIPC {
+			// One /dev/shm for the pod's containers, as the pause
+			// container's is shared in Kubernetes (64 MiB, the default).
+			if err := os.MkdirAll(podShm(dir), 0o1777); err != nil {
+				return err
+			}
+			if err := ensureTmpfs(podShm(dir), "mode=1777,size=64m"); err != nil {
+				return fmt.Errorf("pod /dev/shm: %w", err)
+			}
+		}
 		w.vols = vols
 	} else {
 		w.a.refreshVolumes(pod, dir, lk)
@@ -592,7 +602,7 @@ func (w *podWorker) containerSpec(pod *corev1.Pod, c *corev1.Container, cs *ctrS
 	return runtime.ContainerSpec{
 		Sandbox: *w.sandbox, Layers: w.a.images.LayerDirs(im),
 		Args: args, Env: env, Cwd: cwd, UID: uid, GID: gid,
-		Limits: limits(c), Privileged: privileged(c), Mounts: mounts,
+		Limits: limits(c), Privileged: privileged(c), Mounts: append(mounts, shmMount(pod, w.podDir())),
 		Seccomp: sc,
 	}, nil
 }

@@ -18,6 +18,19 @@ import (
 	"github.com/wakehq/wake/agent/runtime"
 )
 
+// podShm is the pod's shared /dev/shm on the host: under volumes/ (so that
+// teardown unmounts it), with a name no volume can have.
+func podShm(podDir string) string { return filepath.Join(podDir, "volumes", ".shm") }
+
+// shmMount is a container's /dev/shm: the pod's, or the node's with
+// hostIPC.
+func shmMount(pod *corev1.Pod, podDir string) runtime.Mount {
+	if pod.Spec.HostIPC {
+		return runtime.Mount{Source: "/dev/shm", Destination: "/dev/shm"}
+	}
+	return runtime.Mount{Source: podShm(podDir), Destination: "/dev/shm"}
+}
+
 // volumeDir is where a pod's volume lives on the host.
 func volumeDir(podDir, name string) string { return filepath.Join(podDir, "volumes", name) }
 

@@ -76,6 +76,11 @@ func main() {
 		trySyscalls(os.Args[2:])
 	case "tty":
 		watchTerminal(arg(2), arg(3))
+	case "write":
+		if err := os.WriteFile(arg(2), []byte(arg(3)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	case "grpc-health":
 		grpcHealth(arg(2), arg(3))
 	case "cat":
