@@ -1,8 +1,6 @@
 package daemonset
 
 import (
-	"bytes"
-	"sort"
 	"strings"
 
 	"github.com/wakehq/wake/services/controllers/revision"
@@ -25,50 +23,11 @@ type revisions struct {
 // update revision), as upstream's
 // constructHistory does.
 func syncRevisions(ds *appsv1.DaemonSet, history []*appsv1.ControllerRevision) revisions {
-	sort.SliceStable(history, func(i, j int) bool {
-		if history[i].Revision != history[j].Revision {
-			return history[i].Revision < history[j].Revision
-		}
-		return history[i].Name < history[j].Name
-	})
-	r := revisions{collisions: ds.Status.CollisionCount}
-	var next int64 = 1
-	if n := len(history); n > 0 {
-		next = history[n-1].Revision + 1
-	}
 	data := revision.Patch(&ds.Spec.Template)
-	for {
-		r.hash = revision.Hash(data, r.collisions)
-		name := revision.Name(ds.Name, r.hash)
-		var same *appsv1.ControllerRevision
-		for _, h := range history {
-			if h.Name == name {
-				same = h
-			}
-		}
-		switch {
-		case same == nil:
-			r.update = newRevision(ds, name, data, next)
-			r.create = r.update
-		case bytes.Equal(same.Data.Raw, data) || revision.EqualJSON(same.Data.Raw, data):
-			r.update = same
-			if same != history[len(history)-1] {
-				bumped := same.DeepCopy()
-				bumped.Revision = next
-				r.update, r.bump = bumped, bumped
-			}
-		default: // a hash collision: count it and hash again
-			c := int32(0)
-			if r.collisions != nil {
-				c = *r.collisions
-			}
-			c++
-			r.collisions = &c
-			continue
-		}
-		break
-	}
-	return r
+	c := revision.Choose(history, ds.Name, data, ds.Status.CollisionCount, func(name string, number int64) *appsv1.ControllerRevision {
+		return newRevision(ds, name, data, number)
+	})
+	return revisions{update: c.Update, hash: c.Hash, create: c.Create, bump: c.Bump, collisions: c.Collisions}
 }
 
 func newRevision(ds *appsv1.DaemonSet, name string, data []byte, number int64) *appsv1.ControllerRevision {

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"hash/fnv"
+	"sort"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -69,4 +70,63 @@ func EqualJSON(a, b []byte) bool {
 	ra, _ := json.Marshal(x)
 	rb, _ := json.Marshal(y)
 	return bytes.Equal(ra, rb)
+}
+
+// Choice is where a workload's template stands in its revision history.
+type Choice struct {
+	Update     *appsv1.ControllerRevision // the template's revision
+	Create     *appsv1.ControllerRevision // Update, when it is new
+	Bump       *appsv1.ControllerRevision // an older revision made the newest again (rollback)
+	Hash       string                     // Update's hash
+	Collisions *int32                     // the collision count after hashing
+}
+
+// Choose sorts history (oldest first) and finds or makes the revision of
+// data (Patch of the template) as upstream's controller history does: the
+// revision named by the hash when its data is the same (bumped to the
+// newest number when it is not the newest already), else a new one made by
+// newRevision(name, number); a name whose data differs is a hash collision,
+// counted, and the hash taken again.
+func Choose(history []*appsv1.ControllerRevision, prefix string, data []byte, collisions *int32,
+	newRevision func(name string, number int64) *appsv1.ControllerRevision) Choice {
+	sort.SliceStable(history, func(i, j int) bool {
+		if history[i].Revision != history[j].Revision {
+			return history[i].Revision < history[j].Revision
+		}
+		return history[i].Name < history[j].Name
+	})
+	c := Choice{Collisions: collisions}
+	var next int64 = 1
+	if n := len(history); n > 0 {
+		next = history[n-1].Revision + 1
+	}
+	for {
+		c.Hash = Hash(data, c.Collisions)
+		name := Name(prefix, c.Hash)
+		var same *appsv1.ControllerRevision
+		for _, h := range history {
+			if h.Name == name {
+				same = h
+			}
+		}
+		switch {
+		case same == nil:
+			c.Update = newRevision(name, next)
+			c.Create = c.Update
+			return c
+		case bytes.Equal(same.Data.Raw, data) || EqualJSON(same.Data.Raw, data):
+			c.Update = same
+			if same != history[len(history)-1] {
+				bumped := same.DeepCopy()
+				bumped.Revision = next
+				c.Update, c.Bump = bumped, bumped
+			}
+			return c
+		}
+		n := int32(1) // a hash collision: count it and hash again
+		if c.Collisions != nil {
+			n = *c.Collisions + 1
+		}
+		c.Collisions = &n
+	}
 }

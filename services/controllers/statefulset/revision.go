@@ -1,9 +1,6 @@
 package statefulset
 
 import (
-	"bytes"
-	"sort"
-
 	"github.com/wakehq/wake/services/controllers/revision"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,48 +20,11 @@ type revisions struct {
 // update revision) and the current one, as upstream's
 // getStatefulSetRevisions does.
 func syncRevisions(set *appsv1.StatefulSet, history []*appsv1.ControllerRevision) revisions {
-	sort.SliceStable(history, func(i, j int) bool {
-		if history[i].Revision != history[j].Revision {
-			return history[i].Revision < history[j].Revision
-		}
-		return history[i].Name < history[j].Name
-	})
-	r := revisions{collisions: set.Status.CollisionCount}
-	var next int64 = 1
-	if n := len(history); n > 0 {
-		next = history[n-1].Revision + 1
-	}
 	data := revision.Patch(&set.Spec.Template)
-	for {
-		name := revision.Name(set.Name, revision.Hash(data, r.collisions))
-		var same *appsv1.ControllerRevision
-		for _, h := range history {
-			if h.Name == name {
-				same = h
-			}
-		}
-		switch {
-		case same == nil:
-			r.update = newRevision(set, name, data, next)
-			r.create = r.update
-		case bytes.Equal(same.Data.Raw, data) || revision.EqualJSON(same.Data.Raw, data):
-			r.update = same
-			if same != history[len(history)-1] {
-				bumped := same.DeepCopy()
-				bumped.Revision = next
-				r.update, r.bump = bumped, bumped
-			}
-		default: // a hash collision: count it and hash again
-			c := int32(0)
-			if r.collisions != nil {
-				c = *r.collisions
-			}
-			c++
-			r.collisions = &c
-			continue
-		}
-		break
-	}
+	c := revision.Choose(history, set.Name, data, set.Status.CollisionCount, func(name string, number int64) *appsv1.ControllerRevision {
+		return newRevision(set, name, data, number)
+	})
+	r := revisions{update: c.Update, create: c.Create, bump: c.Bump, collisions: c.Collisions}
 	r.current = r.update
 	for _, h := range history {
 		if h.Name == set.Status.CurrentRevision {
