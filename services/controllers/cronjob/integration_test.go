@@ -68,6 +68,8 @@ func TestCronJobStartsJobOnSchedule(t *testing.T) {
 	clock.Store(time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC).UnixNano())
 	want := fmt.Sprintf("tick-%d", time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC).Unix()/60)
 	for {
+		// Watch from before the reads: a change applied in between wakes it.
+		w, _ := proj.Watch(proj.Seq())
 		jobs, _ := proj.List("batch", "jobs", "default")
 		pods, _ := proj.List("", "pods", "default")
 		cjo, _ := proj.Get(events.Ref{Group: "batch", Resource: "cronjobs", Namespace: "default", Name: "tick"})
@@ -82,7 +84,6 @@ func TestCronJobStartsJobOnSchedule(t *testing.T) {
 		if len(jobs) > 1 {
 			t.Fatalf("%d jobs", len(jobs))
 		}
-		w, _ := proj.Watch(proj.Seq())
 		if _, err := w.Next(ctx); err != nil {
 			t.Fatalf("no job with a pod: jobs %d pods %d status %+v", len(jobs), len(pods), got.Status)
 		}

@@ -53,6 +53,8 @@ func TestJobRunsToCompletion(t *testing.T) {
 	}
 	ref := events.Ref{Group: "batch", Resource: "jobs", Namespace: "default", Name: "pi"}
 	for {
+		// Watch from before the read: a change applied in between wakes it.
+		w, _ := proj.Watch(proj.Seq())
 		if o, ok := proj.Get(ref); ok {
 			var got batchv1.Job
 			if err := reconcile.DecodeInto(o, &got); err != nil {
@@ -71,7 +73,6 @@ func TestJobRunsToCompletion(t *testing.T) {
 				}
 			}
 		}
-		w, _ := proj.Watch(proj.Seq())
 		if _, err := w.Next(ctx); err != nil {
 			t.Fatalf("job did not complete: %v", err)
 		}
