@@ -2,7 +2,6 @@ package deployment
 
 import (
 	"encoding/json"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,8 +14,8 @@ import (
 
 // The loop polls every resyncTick for Deployments whose progress deadline
 // is running (only time can expire it) and reconciles every Deployment
-// every fullResync. A per-key "again after d" in reconcile.Loop would
-// replace the poll.
+// every fullResync. (Loop.RequeueAfter, a per-key "again after d", could
+// replace the poll.)
 const (
 	resyncTick = time.Second
 	fullResync = 5 * time.Minute
@@ -24,12 +23,14 @@ const (
 
 // Loop returns the controller's loop over log and view.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
-	r := &resyncer{}
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync:     resyncTick,
-		ResyncKeys: r.keys,
+		Keys:   func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		Resync: resyncTick,
+		ResyncKeys: reconcile.TimedResync("apps", "deployments", fullResync, func(o *projections.Object) bool {
+			var d appsv1.Deployment
+			return reconcile.DecodeInto(o, &d) == nil && deadlineRunning(&d)
+		}),
 	}
 }
 
@@ -104,31 +105,6 @@ func finished(o *projections.Object) bool {
 	}
 	_ = json.Unmarshal(o.Raw, &p)
 	return p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed"
-}
-
-// resyncer chooses the keys of a resync: all Deployments on the first
-// call and every fullResync, else those whose progress deadline runs.
-type resyncer struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (r *resyncer) keys(view reconcile.View) []events.Ref {
-	r.mu.Lock()
-	full := r.last.IsZero() || time.Since(r.last) >= fullResync
-	if full {
-		r.last = time.Now()
-	}
-	r.mu.Unlock()
-	objs, _ := view.List("apps", "deployments", "")
-	var out []events.Ref
-	for _, o := range objs {
-		var d appsv1.Deployment
-		if full || reconcile.DecodeInto(o, &d) == nil && deadlineRunning(&d) {
-			out = append(out, o.Ref)
-		}
-	}
-	return out
 }
 
 // deadlineRunning reports whether a Deployment's rollout is being timed.

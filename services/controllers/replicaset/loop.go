@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,8 +17,8 @@ import (
 
 // The loop polls for time-dependent work every resyncTick (ReplicaSets
 // whose ready pods wait out minReadySeconds) and reconciles every
-// ReplicaSet every fullResync. reconcile.Loop has no per-key "again after
-// d", which would make the poll unnecessary.
+// ReplicaSet every fullResync. (Loop.RequeueAfter, a per-key "again after
+// d", could replace the poll.)
 const (
 	resyncTick = time.Second
 	fullResync = 5 * time.Minute
@@ -27,12 +26,14 @@ const (
 
 // Loop returns the controller's loop over log and view.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
-	r := &resyncer{}
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync:     resyncTick,
-		ResyncKeys: r.keys,
+		Keys:   func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		Resync: resyncTick,
+		ResyncKeys: reconcile.TimedResync("apps", "replicasets", fullResync, func(o *projections.Object) bool {
+			var rs appsv1.ReplicaSet
+			return reconcile.DecodeInto(o, &rs) == nil && waitsForAvailability(&rs)
+		}),
 	}
 }
 
@@ -110,35 +111,6 @@ func factsOf(raw []byte) *podFacts {
 		f.Status.Conditions[i].LastProbeTime = metav1.Time{}
 	}
 	return &f
-}
-
-// resyncer chooses the keys of a resync: all ReplicaSets on the first call
-// and every fullResync, else those waiting for pods to become available.
-type resyncer struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (r *resyncer) keys(view reconcile.View) []events.Ref {
-	r.mu.Lock()
-	full := r.last.IsZero() || time.Since(r.last) >= fullResync
-	if full {
-		r.last = time.Now()
-	}
-	r.mu.Unlock()
-	objs, _ := view.List("apps", "replicasets", "")
-	var out []events.Ref
-	for _, o := range objs {
-		if full {
-			out = append(out, o.Ref)
-			continue
-		}
-		var rs appsv1.ReplicaSet
-		if reconcile.DecodeInto(o, &rs) == nil && waitsForAvailability(&rs) {
-			out = append(out, o.Ref)
-		}
-	}
-	return out
 }
 
 // waitsForAvailability reports whether some ready pods of rs are not yet
