@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
@@ -130,21 +131,7 @@ func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.
 
 // ownedJobs returns the Jobs cj controls, sorted by name.
 func ownedJobs(view reconcile.View, cj *batchv1.CronJob) ([]*batchv1.Job, map[string]*projections.Object) {
-	objs, _ := view.List("batch", "jobs", cj.Namespace)
-	var jobs []*batchv1.Job
-	byName := map[string]*projections.Object{}
-	for _, o := range objs {
-		if c := reconcile.ControllerOf(o.Raw); c == nil || c.UID != cj.UID {
-			continue
-		}
-		var j batchv1.Job
-		if reconcile.DecodeInto(o, &j) != nil {
-			continue
-		}
-		jobs = append(jobs, &j)
-		byName[j.Name] = o
-	}
-	return jobs, byName
+	return reconcile.Owned[batchv1.Job](view, "batch", "jobs", cj.Namespace, cj.UID, labels.Everything())
 }
 
 // deleteJob deletes a Job and stops its pods (what background propagation

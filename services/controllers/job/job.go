@@ -168,24 +168,7 @@ func ownedPods(view reconcile.View, j *batchv1.Job) ([]*corev1.Pod, map[string]*
 	if err != nil || j.Spec.Selector == nil {
 		sel = labels.SelectorFromSet(labels.Set{batchv1.ControllerUidLabel: string(j.UID)})
 	}
-	objs, _ := view.List("", "pods", j.Namespace)
-	var pods []*corev1.Pod
-	byName := map[string]*projections.Object{}
-	for _, o := range objs {
-		if !sel.Matches(labels.Set(o.Labels)) {
-			continue
-		}
-		var p corev1.Pod
-		if reconcile.DecodeInto(o, &p) != nil {
-			continue
-		}
-		if c := metav1.GetControllerOf(&p); c == nil || c.UID != j.UID {
-			continue
-		}
-		pods = append(pods, &p)
-		byName[p.Name] = o
-	}
-	return pods, byName
+	return reconcile.Owned[corev1.Pod](view, "", "pods", j.Namespace, j.UID, sel)
 }
 
 func ownerRef(j *batchv1.Job) metav1.OwnerReference {

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
@@ -73,8 +72,8 @@ func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.
 	if err != nil {
 		return nil, nil // admission rejects this; nothing sensible to do
 	}
-	pods, podObjs := owned[corev1.Pod](view, "", "pods", set.Namespace, set.UID, sel)
-	history, revObjs := owned[appsv1.ControllerRevision](view, "apps", "controllerrevisions", set.Namespace, set.UID, labels.Everything())
+	pods, podObjs := reconcile.Owned[corev1.Pod](view, "", "pods", set.Namespace, set.UID, sel)
+	history, revObjs := reconcile.Owned[appsv1.ControllerRevision](view, "apps", "controllerrevisions", set.Namespace, set.UID, labels.Everything())
 	claimExists := func(name string) bool {
 		_, ok := view.Get(events.Ref{Resource: "persistentvolumeclaims", Namespace: set.Namespace, Name: name})
 		return ok
@@ -134,33 +133,6 @@ func Reconcile(view reconcile.View, key events.Ref, now time.Time) ([]reconcile.
 		}
 	}
 	return out, nil
-}
-
-// owned decodes the objects of a collection that uid controls and sel
-// matches, sorted by name, with their projection objects by name.
-func owned[T any, PT interface {
-	*T
-	metav1.Object
-}](view reconcile.View, group, resource, ns string, uid types.UID, sel labels.Selector) ([]PT, map[string]*projections.Object) {
-	objs, _ := view.List(group, resource, ns)
-	var out []PT
-	byName := map[string]*projections.Object{}
-	for _, o := range objs {
-		if !sel.Matches(labels.Set(o.Labels)) {
-			continue
-		}
-		c := reconcile.ControllerOf(o.Raw)
-		if c == nil || c.UID != uid {
-			continue
-		}
-		var v T
-		if reconcile.DecodeInto(o, &v) != nil {
-			continue
-		}
-		out = append(out, PT(&v))
-		byName[o.Ref.Name] = o
-	}
-	return out, byName
 }
 
 func ownerRef(set *appsv1.StatefulSet) metav1.OwnerReference {
