@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,8 +23,6 @@ import (
 	"github.com/wakehq/wake/agent/network"
 	"github.com/wakehq/wake/agent/runtime/libct"
 	"github.com/wakehq/wake/events"
-	"github.com/wakehq/wake/events/natstest"
-	ti "github.com/wakehq/wake/internal/testimage"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
 )
@@ -84,39 +81,9 @@ var harnessN int
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	ti.RequireRoot(t)
-	_, nc := natstest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	log, err := events.Open(ctx, nc, events.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.New(projections.Options{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); view.Run(ctx, log, nil) }()
-	host := ti.Registry(t)
-	ref := ti.Push(t, host, "wake/tool:test", ti.Image(t))
-	harnessN++
-	h := &harness{log: log, view: view, image: ref, state: t.TempDir(), node: "node-" + fmt.Sprint(harnessN)}
-	h.cfg = Config{
-		NodeName: h.node, StateDir: h.state, Log: log, View: view,
-		InsecureRegistries: []string{host}, Bridge: fmt.Sprintf("wkt%d", os.Getpid()%100000),
-		PodCIDR: "10.251.0.0/24", HeartbeatPeriod: time.Second,
-		Logger: testLogger(),
-	}
-	h.startAgent(t)
-	t.Cleanup(func() {
-		h.deleteAll(t)
-		h.stop(t)
-		cancel()
-		wg.Wait()
-		if l, err := netlink.LinkByName(h.agent.cfg.Bridge); err == nil {
-			netlink.LinkDel(l)
-		}
+	return newHarnessWith(t, func(c *Config) {
+		c.PodCIDR, c.Bridge = "10.251.0.0/24", fmt.Sprintf("wkt%d", os.Getpid()%100000)
 	})
-	h.waitNode(t)
-	return h
 }
 
 // startAgent runs a new agent on the harness's state directory.
