@@ -34,28 +34,7 @@ func needRoot(t testing.TB) {
 }
 
 func newTestNS(t testing.TB) *testNS {
-	needRoot(t)
-	done := make(chan error, 1)
-	var ns netns.NsHandle
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		var err error
-		ns, err = netns.New()
-		done <- err
-	}()
-	if err := <-done; err != nil {
-		t.Fatalf("new netns: %v", err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	lo, _ := h.LinkByName("lo")
-	if err := h.LinkSetUp(lo); err != nil {
-		t.Fatal(err)
-	}
+	n, h := bareNS(t)
 	la := netlink.NewLinkAttrs()
 	la.Name = "eth0"
 	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth1"}); err != nil {
@@ -78,7 +57,7 @@ func newTestNS(t testing.TB) *testNS {
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: d.Attrs().Index, Gw: net.ParseIP("192.168.77.254")}); err != nil {
 		t.Fatal(err)
 	}
-	return &testNS{ns: ns}
+	return n
 }
 
 // do runs fn on a thread inside the namespace (sockets made there stay there).

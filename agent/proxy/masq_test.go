@@ -36,7 +36,9 @@ func bareNS(t testing.TB) (*testNS, *netlink.Handle) {
 	}
 	t.Cleanup(h.Close)
 	lo, _ := h.LinkByName("lo")
-	h.LinkSetUp(lo)
+	if err := h.LinkSetUp(lo); err != nil {
+		t.Fatal(err)
+	}
 	return &testNS{ns: ns}, h
 }
 
