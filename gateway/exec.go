@@ -52,24 +52,11 @@ func (s *Server) podExec(w http.ResponseWriter, r *http.Request, t target) error
 	if err != nil {
 		return err
 	}
-	if err := s.consistent(r.Context()); err != nil {
-		return err
-	}
-	o, err := s.current(t)
+	pod, err := s.boundPod(r, t, &req.Container)
 	if err != nil {
 		return err
 	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(o.Raw, &pod); err != nil {
-		return err
-	}
-	if req.Container, err = logContainer(&pod, req.Container); err != nil {
-		return err
-	}
-	if pod.Spec.NodeName == "" {
-		return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
-	}
-	if !containerRunning(&pod, req.Container) {
+	if !containerRunning(pod, req.Container) {
 		return apierrors.NewBadRequest(fmt.Sprintf("container not found (%q)", req.Container))
 	}
 	if !websocket.IsWebSocketUpgrade(r) {

@@ -29,24 +29,11 @@ func (s *Server) podLog(w http.ResponseWriter, r *http.Request, t target) error 
 	if err != nil {
 		return err
 	}
-	if err := s.consistent(r.Context()); err != nil {
-		return err
-	}
-	o, err := s.current(t)
+	pod, err := s.boundPod(r, t, &req.Container)
 	if err != nil {
 		return err
 	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(o.Raw, &pod); err != nil {
-		return err
-	}
-	if req.Container, err = logContainer(&pod, req.Container); err != nil {
-		return err
-	}
-	if pod.Spec.NodeName == "" {
-		return apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
-	}
-	if err := waitingToStart(&pod, req.Container, req.Previous); err != nil {
+	if err := waitingToStart(pod, req.Container, req.Previous); err != nil {
 		return err
 	}
 	req.Namespace, req.Pod, req.UID = pod.Namespace, pod.Name, string(pod.UID)
@@ -211,4 +198,28 @@ func logError(err error) error {
 		return apierrors.NewTimeoutError(le.Message, 1)
 	}
 	return apierrors.NewInternalError(errors.New(le.Message))
+}
+
+// boundPod is the pod of a logs or exec request, read consistently, with
+// *container resolved (the only one, or the default container's
+// annotation) and a node to ask.
+func (s *Server) boundPod(r *http.Request, t target, container *string) (*corev1.Pod, error) {
+	if err := s.consistent(r.Context()); err != nil {
+		return nil, err
+	}
+	o, err := s.current(t)
+	if err != nil {
+		return nil, err
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(o.Raw, &pod); err != nil {
+		return nil, err
+	}
+	if *container, err = logContainer(&pod, *container); err != nil {
+		return nil, err
+	}
+	if pod.Spec.NodeName == "" {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
+	}
+	return &pod, nil
 }
