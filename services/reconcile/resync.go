@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wakehq/wake/events"
@@ -29,5 +30,20 @@ func TimedResync(group, resource string, full time.Duration, timed func(*project
 			}
 		}
 		return out
+	}
+}
+
+// DueResync sets l.ResyncKeys to due(view, now, all): all is true on the
+// first call (at start, every object), false after (only those due now);
+// now is l.Now's, or the clock's.
+func DueResync(l *Loop, due func(view View, now time.Time, all bool) []events.Ref) {
+	var started atomic.Bool
+	l.ResyncKeys = func(v View) []events.Ref {
+		all := !started.Swap(true)
+		now := time.Now()
+		if l.Now != nil {
+			now = l.Now()
+		}
+		return due(v, now, all)
 	}
 }

@@ -2,7 +2,6 @@ package cronjob
 
 import (
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -35,15 +34,7 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 		Keys:   Keys,
 		Resync: ResyncPeriod,
 	}
-	var started atomic.Bool
-	l.ResyncKeys = func(v reconcile.View) []events.Ref {
-		all := !started.Swap(true) // at start every CronJob, then those due
-		now := time.Now()
-		if l.Now != nil {
-			now = l.Now()
-		}
-		return dueKeys(v, now, all)
-	}
+	reconcile.DueResync(l, dueKeys) // at start every one, then those due
 	return l
 }
 

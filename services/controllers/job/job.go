@@ -2,7 +2,6 @@ package job
 
 import (
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -36,17 +35,7 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 		Keys:   Keys,
 		Resync: ResyncPeriod,
 	}
-	var started atomic.Bool
-	l.ResyncKeys = func(v reconcile.View) []events.Ref {
-		// The first call (at start) takes every Job; later ticks only those
-		// whose deadline or TTL is due.
-		all := !started.Swap(true)
-		now := time.Now()
-		if l.Now != nil {
-			now = l.Now()
-		}
-		return dueKeys(v, now, all)
-	}
+	reconcile.DueResync(l, dueKeys) // at start every one, then those due
 	return l
 }
 
