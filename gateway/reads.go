@@ -98,16 +98,28 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 	if err := s.consistent(r.Context()); err != nil {
 		return err
 	}
-	objs, seq := s.selected(t, f)
-	if at, exact, err := exactResourceVersion(r); err != nil {
+	at, exact, err := exactResourceVersion(r)
+	if err != nil {
 		return err
-	} else if exact {
+	}
+	var objs []*projections.Object
+	var seq uint64
+	switch {
+	case exact:
 		// resourceVersionMatch=Exact: the list as it was at that revision,
 		// rebuilt from the log (see timetravel.go).
 		if objs, err = s.listAt(r.Context(), t, f, at); err != nil {
 			return err
 		}
 		seq = at
+	case wantsDeletedRevisions(r, t):
+		// kubectl rollout history|undo: the revisions the log shows
+		// deleted too (see rollout_ghosts.go).
+		if objs, seq, err = s.selectedWithDeleted(r.Context(), t, f); err != nil {
+			return err
+		}
+	default:
+		objs, seq = s.selected(t, f)
 	}
 	return s.writeList(w, r, t, objs, seq)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,8 +173,9 @@ func TestExplainCLI(t *testing.T) {
 	}
 }
 
-// `wake rollout history|undo` reach revisions whose ReplicaSets the
-// Deployment's revisionHistoryLimit removed: they are still in the log.
+// `wake rollout history|undo`, and kubectl's own, reach revisions whose
+// ReplicaSets the Deployment's revisionHistoryLimit removed: they are
+// still in the log.
 func TestRolloutFromTheLog(t *testing.T) {
 	c := startWake(t, t.TempDir())
 	startFakeKubelet(t, c.kubeconfig, "n1")
@@ -193,18 +195,38 @@ spec:
 		c.must(t, "set", "image", "deploy/roll", "app=example/app:"+v)
 	}
 	c.must(t, "rollout", "status", "deploy/roll", "--timeout=30s")
-	waitFor(t, func() bool {
-		out, _ := c.kubectl("", "get", "rs", "-l", "app=roll", "-o", "name")
-		return len(strings.Fields(out)) == 2 // revisionHistoryLimit 1: the current and one old
-	})
-	if out := c.must(t, "rollout", "history", "deploy/roll"); strings.Contains(out, "\n1 ") {
-		t.Fatalf("kubectl still sees revision 1 (its ReplicaSet should be gone):\n%s", out)
+	liveRS := func() []string {
+		out := c.must(t, "get", "rs", "-l", "app=roll", "-o",
+			`jsonpath={range .items[*]}{.metadata.annotations.deployment\.kubernetes\.io/revision}={.spec.template.spec.containers[0].image}{" "}{end}`)
+		return strings.Fields(out)
 	}
+	waitFor(t, func() bool { return len(liveRS()) == 2 }) // revisionHistoryLimit 1: the current and one old
+
 	out := wakeRun(t, c, runRollout, "history", "deploy/roll")
 	contains(t, out, "example/app:v1", "example/app:v2", "example/app:v3", "example/app:v4", "no (log)")
-	contains(t, wakeRun(t, c, runRollout, "undo", "deploy/roll", "--to-revision", "1"), "rolled back to revision 1", "from the log")
+
+	// kubectl rollout history|undo list ReplicaSets; the gateway adds the
+	// deleted ones from the log for them (and only for them).
+	out = c.must(t, "rollout", "history", "deploy/roll")
+	for _, rev := range []string{"\n1 ", "\n2 ", "\n3 ", "\n4 "} {
+		contains(t, out, rev)
+	}
+	contains(t, c.must(t, "rollout", "history", "deploy/roll", "--revision=1"), "example/app:v1")
+	if rs := liveRS(); len(rs) != 2 || slices.Contains(rs, "1=example/app:v1") {
+		t.Fatalf("kubectl get rs lists deleted ReplicaSets: %v", rs)
+	}
+	c.must(t, "rollout", "undo", "deploy/roll", "--to-revision=1")
 	if img := c.must(t, "get", "deploy/roll", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "example/app:v1" {
-		t.Fatalf("image after undo to revision 1: %q", img)
+		t.Fatalf("image after kubectl rollout undo --to-revision=1: %q", img)
+	}
+	c.must(t, "rollout", "status", "deploy/roll", "--timeout=30s")
+	// The controller made revision 1's ReplicaSet again, as revision 5.
+	waitFor(t, func() bool { return slices.Contains(liveRS(), "5=example/app:v1") })
+	contains(t, c.must(t, "rollout", "history", "deploy/roll"), "\n2 ", "\n3 ", "\n4 ", "\n5 ")
+
+	contains(t, wakeRun(t, c, runRollout, "undo", "deploy/roll", "--to-revision", "2"), "rolled back to revision 2", "from the log")
+	if img := c.must(t, "get", "deploy/roll", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "example/app:v2" {
+		t.Fatalf("image after undo to revision 2: %q", img)
 	}
 	c.must(t, "rollout", "status", "deploy/roll", "--timeout=30s")
 	var none bytes.Buffer
@@ -212,4 +234,40 @@ spec:
 		!strings.Contains(err.Error(), "no revision 99") {
 		t.Fatalf("undo to a revision that never was: %v", err)
 	}
+}
+
+// kubectl rollout history|undo of a DaemonSet reach the ControllerRevisions
+// its revisionHistoryLimit pruned.
+func TestKubectlRolloutOfDaemonSetFromTheLog(t *testing.T) {
+	c := startWake(t, t.TempDir())
+	startFakeKubelet(t, c.kubeconfig, "n1")
+	c.mustIn(t, `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  revisionHistoryLimit: 1
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: app, image: "example/agent:v1"}]}
+`, "apply", "-f", "-")
+	revisions := func() string {
+		return c.must(t, "get", "controllerrevisions", "-l", "app=agent", "-o", `jsonpath={range .items[*]}{.revision}{" "}{end}`)
+	}
+	for _, v := range []string{"v2", "v3"} {
+		c.must(t, "rollout", "status", "ds/agent", "--timeout=30s")
+		c.must(t, "set", "image", "ds/agent", "app=example/agent:"+v)
+	}
+	c.must(t, "rollout", "status", "ds/agent", "--timeout=30s")
+	waitFor(t, func() bool { return !slices.Contains(strings.Fields(revisions()), "1") })
+
+	out := c.must(t, "rollout", "history", "ds/agent")
+	contains(t, out, "\n1 ", "\n3 ")
+	contains(t, c.must(t, "rollout", "history", "ds/agent", "--revision=1"), "example/agent:v1")
+	c.must(t, "rollout", "undo", "ds/agent", "--to-revision=1")
+	if img := c.must(t, "get", "ds/agent", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "example/agent:v1" {
+		t.Fatalf("image after kubectl rollout undo --to-revision=1: %q", img)
+	}
+	c.must(t, "rollout", "status", "ds/agent", "--timeout=30s")
+	waitFor(t, func() bool { return slices.Contains(strings.Fields(revisions()), "4") })
 }
