@@ -13,6 +13,11 @@
 //	stream WAKE ──consumer──► conn 1 ─┐            ┌─► worker: decode, prepare ─┐
 //	            ──consumer──► conn 2 ─┴─► batches ─┴─► worker: decode, prepare ─┴─► apply, in order
 //
+// While a long read runs, the garbage collector is paced more loosely
+// (GOGC up to 200, within a bound; see gc.go): a read allocates about
+// 4.6 KB per event and keeps little, and at the default pacing the
+// collector took a fifth of the CPU.
+//
 // It only reads; it knows nothing of the fold (the prepared type is the
 // caller's), so projections can use it without a cycle.
 package logscan

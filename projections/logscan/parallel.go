@@ -99,6 +99,7 @@ func scanParallel[T any](ctx context.Context, log *events.Log, conn2 *nats.Conn,
 			break
 		}
 	}
+	defer loosenGC()()
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	conns := []*nats.Conn{log.JetStream().Conn(), conn2}
@@ -135,6 +136,7 @@ func scanParallel[T any](ctx context.Context, log *events.Log, conn2 *nats.Conn,
 				return ch.err
 			}
 			close(ch.applied)
+			paceGC()
 		}
 		return nil
 	}()
