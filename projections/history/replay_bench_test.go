@@ -27,7 +27,9 @@ import (
 // WAKE_REPLAY_EVENTS sets another size, and WAKE_REPLAY_STORE names a
 // store directory that keeps the log between runs (generated on the first,
 // reused when it holds that many events), so that a profile
-// (-cpuprofile) shows the replay rather than the generation.
+// (-cpuprofile) shows the replay rather than the generation. Figures move
+// by ±10% from run to run on a shared 2-core machine: compare variants in
+// alternation, several runs each (benchstat).
 //
 //	go test ./projections/history -run '^$' -bench Replay -benchtime 3x
 func BenchmarkReplay(b *testing.B) {
