@@ -230,6 +230,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return a.execServer().Run(ctx) })
+	g.Go(func() error { return a.portForwardServer().Run(ctx) })
 	if a.cfg.NodeRoutes {
 		g.Go(func() error {
 			if err := a.routes(ctx); err != nil && ctx.Err() == nil {

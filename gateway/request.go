@@ -19,7 +19,7 @@ type target struct {
 	kind        kinds.Kind
 	namespace   string // "" for cluster-scoped kinds, and for lists across all namespaces
 	name        string // "" for collections
-	subresource string // "", "status", "scale", "finalize", "log", "exec"
+	subresource string // "", "status", "scale", "finalize", "log", "exec", "portforward"
 }
 
 func (t target) ref() events.Ref {
@@ -30,7 +30,7 @@ func (t target) gr() schema.GroupResource {
 	return schema.GroupResource{Group: t.kind.Group, Resource: t.kind.Resource}
 }
 
-var subresources = map[string]bool{"status": true, "scale": true, "finalize": true, "log": true, "exec": true}
+var subresources = map[string]bool{"status": true, "scale": true, "finalize": true, "log": true, "exec": true, "portforward": true}
 
 // parseTarget reads the path after /api/v1/ or /apis/{group}/{version}/.
 //
@@ -85,7 +85,7 @@ func (t target) allowsSubresource() bool {
 		return t.kind.Scale
 	case "finalize":
 		return t.kind.Kind == "Namespace"
-	case "log", "exec":
+	case "log", "exec", "portforward":
 		return t.kind.Group == "" && t.kind.Resource == "pods"
 	}
 	return false

@@ -164,6 +164,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, group, ve
 		}
 		return
 	}
+	if t.subresource == "portforward" { // a tunnel for as long as the client keeps it
+		if err := s.podPortForward(w, r, t); err != nil {
+			writeError(w, r, err, t.gr(), t.name)
+		}
+		return
+	}
 	v := verb(r, t)
 	if v != "watch" {
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout(r))

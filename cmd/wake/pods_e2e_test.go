@@ -28,87 +28,8 @@ import (
 // reaches them by name through cluster DNS and the ClusterIP, logs, exec,
 // and deletion that leaves no container behind.
 func TestPodsThroughKubectl(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: real containers, a network namespace, nftables")
-	}
-	dir := t.TempDir()
-	ns := newNetns(t)
-
-	// `wake up` inside the namespace; it prints the kubeconfig when ready.
-	up := exec.Command(wakePath, "up", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
-		"--nats-listen", "127.0.0.1:4222", "--dns-listen", "")
-	out, err := up.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "up.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	up.Stderr = logFile
-	if err := netnsexec.StartIn(ns, up.Start); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			up.Process.Signal(os.Interrupt)
-			up.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if k, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export KUBECONFIG="); ok {
-				ready <- k
-			}
-		}
-	}()
-	c := &cluster{t: t, dir: dir, netns: ns}
-	select {
-	case c.kubeconfig = <-ready:
-	case <-time.After(90 * time.Second):
-		t.Fatal("wake up did not print its kubeconfig in 90s; see " + logFile.Name())
-	}
-	// A failed test still removes its containers before wake stops.
-	t.Cleanup(func() {
-		if !stopped {
-			c.kubectl("", "delete", "deploy,pod", "--all", "--wait=true", "--timeout=60s")
-		}
-	})
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
-			t.Logf("wake up's log (last 4 KiB):\n%s", tail(b, 4096))
-		}
-	}()
-
-	// The image arrives as a tarball, as on a machine without a registry.
-	tag, err := name.NewTag("wake.test/tool:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarPath := filepath.Join(dir, "tool.tar")
-	if err := tarball.WriteToFile(tarPath, tag, ti.Image(t)); err != nil {
-		t.Fatal(err)
-	}
-	host, _ := os.Hostname()
-	node := strings.ToLower(host)
-	waitFor(t, func() bool {
-		_, err := c.kubectl("", "get", "node", node)
-		return err == nil
-	})
-	imp, err := c.run(wakePath, "image", "import", "--nats", "nats://127.0.0.1:4222", "--node", node, tarPath)
-	if err != nil {
-		t.Fatalf("wake image import: %v\n%s", err, imp)
-	}
-	ls, err := c.run(wakePath, "image", "ls", "--nats", "nats://127.0.0.1:4222", "--node", node)
-	if err != nil || !regexp.MustCompile(`wake.test/tool\s+v1`).MatchString(ls) {
-		t.Fatalf("wake image ls: %v\n%s", err, ls)
-	}
+	c, stop := upInNetns(t)
+	dir := c.dir
 
 	c.mustIn(t, manifests, "apply", "-f", "-")
 	c.must(t, "wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=90s")
@@ -144,6 +65,96 @@ func TestPodsThroughKubectl(t *testing.T) {
 		t.Errorf("pod directories left after deletion: %v", podDirs)
 	}
 	stop()
+}
+
+// upInNetns runs `wake up` with its agent in a network namespace of its
+// own (nothing touches the host's network) and imports the test image
+// (wake.test/tool:v1) onto its node as a tarball, as on a machine without
+// a registry. stop ends wake; without it, cleanup deletes the cluster's
+// pods first, then ends wake. A failed test logs the end of wake's log.
+func upInNetns(t *testing.T) (c *cluster, stop func()) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: real containers, a network namespace, nftables")
+	}
+	dir := t.TempDir()
+	ns := newNetns(t)
+
+	// `wake up` inside the namespace; it prints the kubeconfig when ready.
+	up := exec.Command(wakePath, "up", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
+		"--nats-listen", "127.0.0.1:4222", "--dns-listen", "")
+	out, err := up.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "up.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Stderr = logFile
+	if err := netnsexec.StartIn(ns, up.Start); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			up.Process.Signal(os.Interrupt)
+			up.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if k, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export KUBECONFIG="); ok {
+				ready <- k
+			}
+		}
+	}()
+	c = &cluster{t: t, dir: dir, netns: ns}
+	select {
+	case c.kubeconfig = <-ready:
+	case <-time.After(90 * time.Second):
+		t.Fatal("wake up did not print its kubeconfig in 90s; see " + logFile.Name())
+	}
+	// A failed test still removes its containers before wake stops.
+	t.Cleanup(func() {
+		if !stopped {
+			c.kubectl("", "delete", "deploy,pod", "--all", "--wait=true", "--timeout=60s")
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("wake up's log (last 4 KiB):\n%s", tail(b, 4096))
+		}
+	})
+
+	// The image arrives as a tarball, as on a machine without a registry.
+	tag, err := name.NewTag("wake.test/tool:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(dir, "tool.tar")
+	if err := tarball.WriteToFile(tarPath, tag, ti.Image(t)); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	node := strings.ToLower(host)
+	waitFor(t, func() bool {
+		_, err := c.kubectl("", "get", "node", node)
+		return err == nil
+	})
+	imp, err := c.run(wakePath, "image", "import", "--nats", "nats://127.0.0.1:4222", "--node", node, tarPath)
+	if err != nil {
+		t.Fatalf("wake image import: %v\n%s", err, imp)
+	}
+	ls, err := c.run(wakePath, "image", "ls", "--nats", "nats://127.0.0.1:4222", "--node", node)
+	if err != nil || !regexp.MustCompile(`wake.test/tool\s+v1`).MatchString(ls) {
+		t.Fatalf("wake image ls: %v\n%s", err, ls)
+	}
+	return c, stop
 }
 
 const manifests = `apiVersion: apps/v1
