@@ -204,6 +204,22 @@ func logError(err error) error {
 // *container resolved (the only one, or the default container's
 // annotation) and a node to ask.
 func (s *Server) boundPod(r *http.Request, t target, container *string) (*corev1.Pod, error) {
+	pod, err := s.consistentPod(r, t)
+	if err != nil {
+		return nil, err
+	}
+	if *container, err = logContainer(pod, *container); err != nil {
+		return nil, err
+	}
+	if pod.Spec.NodeName == "" {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
+	}
+	return pod, nil
+}
+
+// consistentPod is the pod t names once the projection has caught up with
+// the log, so that a pod just created, bound or started is seen as such.
+func (s *Server) consistentPod(r *http.Request, t target) (*corev1.Pod, error) {
 	if err := s.consistent(r.Context()); err != nil {
 		return nil, err
 	}
@@ -214,12 +230,6 @@ func (s *Server) boundPod(r *http.Request, t target, container *string) (*corev1
 	var pod corev1.Pod
 	if err := json.Unmarshal(o.Raw, &pod); err != nil {
 		return nil, err
-	}
-	if *container, err = logContainer(&pod, *container); err != nil {
-		return nil, err
-	}
-	if pod.Spec.NodeName == "" {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
 	}
 	return &pod, nil
 }

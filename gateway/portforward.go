@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -125,15 +124,8 @@ func parsePort(s string) (int, error) {
 // node and running there. Ports belong to the pod, so unlike boundPod no
 // container is resolved.
 func (s *Server) forwardedPod(r *http.Request, t target) (*corev1.Pod, error) {
-	if err := s.consistent(r.Context()); err != nil {
-		return nil, err
-	}
-	o, err := s.current(t)
+	pod, err := s.consistentPod(r, t)
 	if err != nil {
-		return nil, err
-	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(o.Raw, &pod); err != nil {
 		return nil, err
 	}
 	switch {
@@ -142,5 +134,5 @@ func (s *Server) forwardedPod(r *http.Request, t target) (*corev1.Pod, error) {
 	case pod.Status.Phase != corev1.PodRunning:
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to forward port because pod is not running. Current status=%v", pod.Status.Phase))
 	}
-	return &pod, nil
+	return pod, nil
 }

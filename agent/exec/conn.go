@@ -12,17 +12,15 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-var (
-	// ErrClosed is what Next and Send return once the session is over.
-	ErrClosed = errors.New("exec session closed")
-	errGone   = &Error{ReasonUnavailable, "the other side of the exec session went silent"}
-)
+// ErrClosed is what Next and Send return once the session is over.
+var ErrClosed = errors.New("session closed")
 
 // Conn is one side of a session: it numbers what it sends and waits for
 // the peer's acks, checks the order of what it receives, acknowledges what
 // its consumer took, and sends a keepalive ack every Keepalive.
 type Conn struct {
 	nc        *nats.Conn
+	name      string // of the protocol, in errors: "exec", "port-forward"
 	peer      string // where this side publishes
 	sub       *nats.Subscription
 	in        chan *nats.Msg
@@ -48,7 +46,7 @@ type Conn struct {
 }
 
 // newConn subscribes this side's inbox; start begins the loop.
-func newConn(nc *nats.Conn, inbox string, keepalive, idle time.Duration) (*Conn, error) {
+func newConn(nc *nats.Conn, name, inbox string, keepalive, idle time.Duration) (*Conn, error) {
 	if keepalive <= 0 {
 		keepalive = Keepalive
 	}
@@ -56,7 +54,7 @@ func newConn(nc *nats.Conn, inbox string, keepalive, idle time.Duration) (*Conn,
 		idle = IdleTimeout
 	}
 	c := &Conn{
-		nc: nc, in: make(chan *nats.Msg, 4*Window+16), frames: make(chan Frame, Window+4),
+		nc: nc, name: name, in: make(chan *nats.Msg, 4*Window+16), frames: make(chan Frame, Window+4),
 		keepalive: keepalive, idle: idle, acks: make(chan struct{}), done: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	var err error
@@ -86,7 +84,7 @@ func (c *Conn) loop() {
 		case <-tick.C:
 			c.ack(true)
 			if time.Since(time.Unix(0, c.lastHeard.Load())) > c.idle {
-				c.fail(errGone)
+				c.fail(&Error{ReasonUnavailable, fmt.Sprintf("the other side of the %s session went silent", c.name)})
 				return
 			}
 		case m := <-c.in:
@@ -113,7 +111,7 @@ func (c *Conn) receive(m *nats.Msg) error {
 	}
 	n, _ := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64)
 	if n != c.recv+1 {
-		return &Error{ReasonInternal, fmt.Sprintf("exec session lost messages (got %d after %d)", n, c.recv)}
+		return &Error{ReasonInternal, fmt.Sprintf("%s session lost messages (got %d after %d)", c.name, n, c.recv)}
 	}
 	c.recv = n
 	f := Frame{Kind: m.Header.Get(HeaderKind), Stream: m.Header.Get(HeaderStream), Data: m.Data, Reason: m.Header.Get(HeaderError)}
@@ -121,7 +119,7 @@ func (c *Conn) receive(m *nats.Msg) error {
 	case c.frames <- f:
 		return nil
 	default:
-		return &Error{ReasonInternal, "exec peer overran its window"}
+		return &Error{ReasonInternal, fmt.Sprintf("%s peer overran its window", c.name)}
 	}
 }
 

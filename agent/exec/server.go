@@ -65,26 +65,20 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) serve(ctx context.Context, m *nats.Msg) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
-	refuse := func(e *Error) {
-		s.NC.PublishMsg(&nats.Msg{Subject: m.Reply, Data: []byte(e.Message), Header: nats.Header{
-			HeaderSeq: []string{"1"}, HeaderKind: []string{KindError}, HeaderError: []string{e.Reason},
-		}})
-	}
 	var req Request
 	if err := json.Unmarshal(m.Data, &req); err != nil || req.V != Version {
-		refuse(&Error{ReasonBadRequest, fmt.Sprintf("exec request not understood (version %d): %v", req.V, err)})
+		Refuse(s.NC, m.Reply, &Error{ReasonBadRequest, fmt.Sprintf("exec request not understood (version %d): %v", req.V, err)})
 		return
 	}
 	if !safeName(req.UID) || !safeName(req.Container) || len(req.Command) == 0 {
-		refuse(&Error{ReasonBadRequest, "invalid pod uid, container name or command"})
+		Refuse(s.NC, m.Reply, &Error{ReasonBadRequest, "invalid pod uid, container name or command"})
 		return
 	}
-	conn, err := newConn(s.NC, s.NC.NewInbox(), s.Keepalive, s.IdleTimeout)
+	conn, err := Accept(s.NC, protocol, m.Reply, s.Keepalive, s.IdleTimeout)
 	if err != nil {
-		refuse(&Error{ReasonInternal, err.Error()})
+		Refuse(s.NC, m.Reply, &Error{ReasonInternal, err.Error()})
 		return
 	}
-	conn.peer = m.Reply
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -99,10 +93,9 @@ func (s *Server) serve(ctx context.Context, m *nats.Msg) {
 	)
 	p := Process{Resize: resize, Started: func() {
 		once.Do(func() {
-			if err := conn.Send(ctx, Frame{Kind: KindHello}); err != nil {
+			if err := conn.Hello(ctx); err != nil {
 				cancel()
 			}
-			conn.start(m.Reply, 0)
 			close(started)
 			consumer.Go(func() { s.consume(ctx, cancel, conn, stdinW, resize) })
 		})
@@ -127,7 +120,7 @@ func (s *Server) serve(ctx context.Context, m *nats.Msg) {
 		if !errors.As(err, &e) {
 			e = &Error{ReasonInternal, err.Error()}
 		}
-		refuse(e)
+		Refuse(s.NC, m.Reply, e)
 		return
 	}
 	switch {

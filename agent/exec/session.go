@@ -14,23 +14,32 @@ import (
 // Open, Accept, Hello and Refuse are that protocol-neutral handshake;
 // Dial and Server are exec's use of it.
 
-// Open sends body to subject with a fresh inbox as the reply and returns
-// the session once the peer's hello arrives. A refusal is an *Error with
-// the peer's reason; no answer within HelloTimeout is a ReasonTimeout
-// *Error. The caller must Close the Conn.
-func (c *Client) Open(ctx context.Context, subject string, body []byte) (*Conn, error) {
+// Protocol is one kind of session a node's agent answers.
+type Protocol struct {
+	Name    string                   // in messages: "exec", "port-forward"
+	Subject func(node string) string // where the agent of node answers
+}
+
+// protocol is exec's own.
+var protocol = Protocol{Name: "exec", Subject: Subject}
+
+// Open sends body to p's subject of node with a fresh inbox as the reply
+// and returns the session once the agent's hello arrives. A refusal is an
+// *Error with the agent's reason; no answer within HelloTimeout is a
+// ReasonTimeout *Error. The caller must Close the Conn.
+func (c *Client) Open(ctx context.Context, p Protocol, node string, body []byte) (*Conn, error) {
 	hello := c.HelloTimeout
 	if hello <= 0 {
 		hello = 10 * time.Second
 	}
 	inbox := c.NC.NewInbox()
-	conn, err := newConn(c.NC, inbox, c.Keepalive, c.IdleTimeout)
+	conn, err := newConn(c.NC, p.Name, inbox, c.Keepalive, c.IdleTimeout)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Conn, error) { conn.fail(err); return nil, err }
-	if err := c.NC.PublishMsg(&nats.Msg{Subject: subject, Reply: inbox, Data: body}); err != nil {
-		return fail(&Error{ReasonUnavailable, fmt.Sprintf("publishing to %s: %v", subject, err)})
+	if err := c.NC.PublishMsg(&nats.Msg{Subject: p.Subject(node), Reply: inbox, Data: body}); err != nil {
+		return fail(&Error{ReasonUnavailable, fmt.Sprintf("asking node %q to %s: %v", node, p.Name, err)})
 	}
 	deadline := time.Now().Add(hello)
 	timer := time.NewTimer(hello)
@@ -41,18 +50,18 @@ func (c *Client) Open(ctx context.Context, subject string, body []byte) (*Conn, 
 		go cancelLate(c.NC, conn, time.Until(deadline))
 		return nil, ctx.Err()
 	case <-timer.C:
-		return fail(&Error{ReasonTimeout, fmt.Sprintf("no answer on %s in %s", subject, hello)})
+		return fail(&Error{ReasonTimeout, fmt.Sprintf("node %q did not answer the %s request in %s", node, p.Name, hello)})
 	case m = <-conn.in:
 	}
 	switch {
 	case m.Header.Get("Status") == "503":
-		return fail(&Error{ReasonUnavailable, fmt.Sprintf("nothing answers on %s", subject)})
+		return fail(&Error{ReasonUnavailable, fmt.Sprintf("no agent of node %q answers %s requests", node, p.Name)})
 	case m.Header.Get(HeaderSeq) != "1":
-		return fail(&Error{ReasonInternal, "session did not start with its first message"})
+		return fail(&Error{ReasonInternal, p.Name + " session did not start with its first message"})
 	case m.Header.Get(HeaderKind) == KindError:
 		return fail(&Error{m.Header.Get(HeaderError), string(m.Data)})
 	case m.Header.Get(HeaderKind) != KindHello || m.Header.Get(HeaderControl) == "":
-		return fail(&Error{ReasonInternal, "session without a control subject"})
+		return fail(&Error{ReasonInternal, p.Name + " session without a control subject"})
 	}
 	conn.start(m.Header.Get(HeaderControl), 1)
 	return conn, nil
@@ -60,7 +69,7 @@ func (c *Client) Open(ctx context.Context, subject string, body []byte) (*Conn, 
 
 // cancelLate ends a session its asker gave up during the handshake: a
 // hello that still comes within the hello timeout gets a cancel, so the
-// peer does not wait for its idle timeout.
+// agent does not hold the session until its idle timeout.
 func cancelLate(nc *nats.Conn, conn *Conn, wait time.Duration) {
 	defer conn.fail(ErrClosed)
 	timer := time.NewTimer(wait)
@@ -74,12 +83,12 @@ func cancelLate(nc *nats.Conn, conn *Conn, wait time.Duration) {
 	}
 }
 
-// Accept prepares the answering side of a session whose request came with
-// reply as its reply subject. Nothing is sent until Hello; a request that
-// is refused instead gets Refuse, and the Conn is Closed. Zero durations
-// are the package's defaults.
-func Accept(nc *nats.Conn, reply string, keepalive, idle time.Duration) (*Conn, error) {
-	conn, err := newConn(nc, nc.NewInbox(), keepalive, idle)
+// Accept prepares the answering side of a p session whose request came
+// with reply as its reply subject. Nothing is sent until Hello; a request
+// that is refused instead gets Refuse, and the Conn is Closed. Zero
+// durations are the package's defaults.
+func Accept(nc *nats.Conn, p Protocol, reply string, keepalive, idle time.Duration) (*Conn, error) {
+	conn, err := newConn(nc, p.Name, nc.NewInbox(), keepalive, idle)
 	if err != nil {
 		return nil, err
 	}

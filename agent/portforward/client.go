@@ -3,8 +3,6 @@ package portforward
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,15 +33,5 @@ func (c *Client) Dial(ctx context.Context, node string, req Request) (*exec.Conn
 		return nil, err
 	}
 	ec := exec.Client{NC: c.NC, HelloTimeout: hello, Keepalive: c.Keepalive, IdleTimeout: c.IdleTimeout}
-	conn, err := ec.Open(ctx, Subject(node), body)
-	var e *Error
-	if errors.As(err, &e) {
-		switch e.Reason {
-		case exec.ReasonUnavailable:
-			return nil, &Error{Reason: e.Reason, Message: fmt.Sprintf("no agent of node %q answers port-forward requests", node)}
-		case exec.ReasonTimeout:
-			return nil, &Error{Reason: e.Reason, Message: fmt.Sprintf("node %q did not answer the port-forward request in %s", node, hello)}
-		}
-	}
-	return conn, err
+	return ec.Open(ctx, protocol, node, body)
 }

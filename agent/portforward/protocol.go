@@ -19,6 +19,9 @@ func Subject(node string) string {
 	return "wake.node." + events.EncodeToken(node) + ".portforward"
 }
 
+// protocol names port-forward sessions in agent/exec's handshake.
+var protocol = exec.Protocol{Name: "port-forward", Subject: Subject}
+
 // Request asks to connect to Port of a pod on the node. The gateway has
 // checked the names and the port.
 type Request struct {

@@ -74,7 +74,7 @@ func (s *Server) serve(ctx context.Context, m *nats.Msg) {
 		exec.Refuse(s.NC, m.Reply, e)
 		return
 	}
-	conn, err := exec.Accept(s.NC, m.Reply, s.Keepalive, s.IdleTimeout)
+	conn, err := exec.Accept(s.NC, protocol, m.Reply, s.Keepalive, s.IdleTimeout)
 	if err != nil {
 		c.Close()
 		exec.Refuse(s.NC, m.Reply, &Error{Reason: exec.ReasonInternal, Message: err.Error()})
