@@ -81,8 +81,9 @@ type Config struct {
 	// Pressure are the thresholds of the node's pressure conditions
 	// (pressure.go); Measure reads the signals (default Measure).
 	Pressure PressureThresholds
-	// EvictionPeriod is how often memory pressure is checked for an
-	// eviction (evict.go; default DefaultEvictionPeriod); PodMemory reads
+	// EvictionPeriod is how often local storage limits, memory and disk
+	// pressure are checked for an eviction (evict.go, evict_storage.go;
+	// default DefaultEvictionPeriod); PodMemory reads
 	// a pod's memory usage by uid (default: its cgroup), for tests.
 	EvictionPeriod time.Duration
 	PodMemory      func(uid string) int64
@@ -103,9 +104,9 @@ type Agent struct {
 	dns     clusterResolver // pods' resolv.conf under ClusterFirst; set in Run
 
 	pressure pressureTracker
-	// evicting is the worker of the last pod evicted, until it stopped
-	// (evict.go; only the eviction goroutine uses these two).
-	evicting  *podWorker
+	// evicting are the pods evicted last, until they stopped (evict.go;
+	// only the eviction goroutine uses these two).
+	evicting  []evictedPod
 	evictedAt time.Time
 
 	pullMu sync.Mutex

@@ -17,7 +17,7 @@ import (
 )
 
 // Memory eviction, as the kubelet's eviction manager does for its hard
-// memory.available signal: while the node's available memory is under the
+// memory.available signal (local storage: evict_storage.go): while the node's available memory is under the
 // MemoryPressure threshold, it stops one pod per period — BestEffort pods
 // first, then Burstable, then Guaranteed; within a class the one using the
 // most memory over its request — and reports it Failed with reason
@@ -27,7 +27,7 @@ import (
 // DefaultEvictionPeriod is how often the eviction manager looks.
 const DefaultEvictionPeriod = 10 * time.Second
 
-// evictions checks for memory pressure every period until ctx ends.
+// evictions looks for pods to evict every period until ctx ends.
 func (a *Agent) evictions(ctx context.Context) error {
 	period := a.cfg.EvictionPeriod
 	if period <= 0 {
@@ -40,22 +40,38 @@ func (a *Agent) evictions(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			a.evictOnce()
+			a.evictOnce(ctx)
 		}
 	}
 }
 
-// evictOnce evicts at most one pod if memory is short now. After an
-// eviction it waits until that pod is stopped (at most podCleanupTimeout)
-// and one more period has passed, so that the memory it frees is measured
-// before another pod goes, as the kubelet waits for pod cleanup.
-func (a *Agent) evictOnce() {
-	if w := a.evicting; w != nil {
-		if !w.evictionDone() && a.now().Sub(a.evictedAt) < podCleanupTimeout {
+// evictOnce is one period of the eviction manager, in the kubelet's
+// order: pods over their local storage limits (evict_storage.go), else,
+// under memory pressure, one pod, else, under disk pressure, node-level
+// space then one pod. After an eviction it waits until the pods are
+// stopped (at most podCleanupTimeout) and one more period has passed, so
+// that what they free is measured before another pod goes, as the kubelet
+// waits for pod cleanup.
+func (a *Agent) evictOnce(ctx context.Context) {
+	if len(a.evicting) > 0 {
+		done := true
+		for _, p := range a.evicting {
+			done = done && p.w.evictionDone()
+		}
+		if !done && a.now().Sub(a.evictedAt) < podCleanupTimeout {
 			return
+		}
+		for _, p := range a.evicting {
+			if p.w.evictionDone() {
+				a.freeEvictedVolumes(ctx, p)
+			}
 		}
 		a.evicting = nil
 		return // measure again next period
+	}
+	if over := a.evictOverLimits(ctx); len(over) > 0 {
+		a.evicting, a.evictedAt = over, a.now()
+		return
 	}
 	measure := a.cfg.Measure
 	if measure == nil {
@@ -63,9 +79,20 @@ func (a *Agent) evictOnce() {
 	}
 	th := a.cfg.Pressure.withDefaults()
 	m := measure(a.cfg.StateDir)
-	if !evaluatePressure(m, th).Memory {
-		return
+	var victim *evictedPod
+	switch p := evaluatePressure(m, th); {
+	case p.Memory:
+		victim = a.evictForMemory(m, th)
+	case p.Disk:
+		victim = a.evictForDisk(ctx, measure, th)
 	}
+	if victim != nil {
+		a.evicting, a.evictedAt = []evictedPod{*victim}, a.now()
+	}
+}
+
+// evictForMemory evicts the pod pickVictim chooses.
+func (a *Agent) evictForMemory(m Measures, th PressureThresholds) *evictedPod {
 	usage := a.cfg.PodMemory
 	if usage == nil {
 		usage = podMemoryUsage
@@ -83,7 +110,7 @@ func (a *Agent) evictOnce() {
 	victim := pickVictim(cands)
 	if victim == nil {
 		a.log.Warn("memory pressure but no pod to evict", "available", m.MemAvailable)
-		return
+		return nil
 	}
 	msg := fmt.Sprintf("The node was low on resource: memory. Threshold quantity: %s, available: %dKi. ",
 		th.MemoryAvailable.String(), m.MemAvailable/1024)
@@ -92,7 +119,7 @@ func (a *Agent) evictOnce() {
 	}
 	a.log.Info("evicting a pod: memory pressure", "pod", victim.pod.Namespace+"/"+victim.pod.Name, "usage", victim.usage, "available", m.MemAvailable)
 	victim.w.evict(&rejection{Reason: "Evicted", Message: msg})
-	a.evicting, a.evictedAt = victim.w, a.now()
+	return &evictedPod{w: victim.w, uid: victim.w.uid, pod: victim.pod}
 }
 
 // podCleanupTimeout bounds the wait for an evicted pod's containers to

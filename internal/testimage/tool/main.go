@@ -11,6 +11,8 @@
 //	tool fetch URL N      GET URL N times, a new connection each, printing "fetch <i> <body>" or "fetch <i> error <err>"
 //	tool syscall NAME...  try system calls (keyctl, clone3, unshare), print "NAME: ok" or "NAME: errno N (...)"
 //	tool tty ROWS COLS    print "tty <stdin's terminal>" and "size R C" on every change until ROWS×COLS
+//	tool write PATH TEXT  write TEXT to PATH
+//	tool fill PATH BYTES  write BYTES bytes of data (no holes) to PATH, sync, then sleep as "tool sleep"
 package main
 
 import (
@@ -48,6 +50,14 @@ func main() {
 		}))
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	case "fill":
+		n, _ := strconv.ParseInt(arg(3), 10, 64)
+		if err := fill(arg(2), n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("filled", arg(2), "with", n, "bytes")
+		fallthrough
 	case "sleep":
 		// As PID 1 of its namespace the process gets no default signal
 		// actions: handle SIGTERM the way a well-behaved server does.
@@ -101,6 +111,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// fill writes n bytes that are not zeros (so that no file system makes
+// holes of them) to path and syncs it.
+func fill(path string, n int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for i := range buf {
+		buf[i] = byte(i%251) + 1
+	}
+	for n > 0 {
+		k := min(n, int64(len(buf)))
+		if _, err := f.Write(buf[:k]); err != nil {
+			f.Close()
+			return err
+		}
+		n -= k
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func arg(i int) string {

@@ -1,0 +1,240 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
+)
+
+// Local ephemeral storage eviction, as the kubelet's eviction manager
+// does it (pkg/kubelet/eviction, localStorageEviction and the nodefs
+// signal):
+//
+//   - limits, with or without pressure: a pod is evicted when an emptyDir
+//     uses more than its sizeLimit, when the pod (containers' writable
+//     layers and logs, disk-backed emptyDirs) uses more than the sum of its
+//     containers' ephemeral-storage limits, or when one container (its
+//     writable layer and logs) uses more than its limit — checked in that
+//     order, every pod over a limit in the same period;
+//   - DiskPressure: images no pod uses are removed first; if the state
+//     directory's file system is still short, one pod per period goes,
+//     ranked by rankStorage.
+//
+// Usage is walked (usage.go) on the eviction period, only for pods with a
+// limit unless the disk is short. Critical pods are never evicted.
+
+// evictedPod is a pod the eviction manager stopped, until it is.
+type evictedPod struct {
+	w   *podWorker
+	uid string
+	pod *corev1.Pod
+}
+
+// evictable are the node's running pods that may be evicted (critical
+// pods never are).
+func (a *Agent) evictable() []evictedPod {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []evictedPod
+	for uid, w := range a.workers {
+		if pod := w.candidate(); pod != nil && priorityOf(pod) < systemCriticalPriority {
+			out = append(out, evictedPod{w: w, uid: uid, pod: pod})
+		}
+	}
+	return out
+}
+
+// hasStorageLimits reports whether pod has a limit evictOverLimits checks.
+func hasStorageLimits(pod *corev1.Pod) bool {
+	if _, ok := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]; ok {
+		return true
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumDefault && v.EmptyDir.SizeLimit != nil && v.EmptyDir.SizeLimit.Sign() == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// storageLimitExceeded is the kubelet's message for a pod using more
+// local storage than one of its limits allows, "" when it does not. As
+// the kubelet's, the pod's limit is the sum of the limits its containers
+// have (PodLimits: init containers as the max, overhead) as soon as one
+// has a limit.
+func storageLimitExceeded(pod *corev1.Pod, u podStorage) string {
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir == nil {
+			continue
+		}
+		size := v.EmptyDir.SizeLimit
+		if used, ok := u.emptyDirs[v.Name]; ok && size != nil && size.Sign() == 1 && used > size.Value() {
+			return fmt.Sprintf("Usage of EmptyDir volume %q exceeds the limit %q. ", v.Name, size.String())
+		}
+	}
+	if limit, ok := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]; ok && u.total() > limit.Value() {
+		return fmt.Sprintf("Pod ephemeral local storage usage exceeds the total limit of containers %s. ", limit.String())
+	}
+	for _, c := range pod.Spec.Containers {
+		limit, ok := c.Resources.Limits[corev1.ResourceEphemeralStorage]
+		if used, measured := u.containers[c.Name]; ok && measured && limit.Value() != 0 && used > limit.Value() {
+			return fmt.Sprintf("Container %s exceeded its local ephemeral storage limit %q. ", c.Name, limit.String())
+		}
+	}
+	return ""
+}
+
+// evictOverLimits evicts every pod over one of its storage limits and
+// returns them.
+func (a *Agent) evictOverLimits(ctx context.Context) []evictedPod {
+	var limited []evictedPod
+	for _, p := range a.evictable() {
+		if hasStorageLimits(p.pod) {
+			limited = append(limited, p)
+		}
+	}
+	if len(limited) == 0 {
+		return nil
+	}
+	ctrs, err := a.rt.List(ctx)
+	if err != nil {
+		return nil
+	}
+	var evicted []evictedPod
+	for _, p := range limited {
+		u := a.measureStorage(ctx, p.uid, p.pod, ctrs)
+		if u.partial {
+			a.log.Warn("local storage of a pod measured in part: its walk took too long", "pod", p.pod.Namespace+"/"+p.pod.Name, "counted", u.total())
+		}
+		if msg := storageLimitExceeded(p.pod, u); msg != "" {
+			a.log.Info("evicting a pod: local storage limit", "pod", p.pod.Namespace+"/"+p.pod.Name, "usage", u.total(), "message", msg)
+			p.w.evict(&rejection{Reason: "Evicted", Message: msg})
+			evicted = append(evicted, p)
+		}
+	}
+	return evicted
+}
+
+// storageCandidate is a running pod with its measured storage.
+type storageCandidate struct {
+	evictedPod
+	usage podStorage
+}
+
+// rankStorage orders candidates for a disk pressure eviction as the
+// kubelet's rankDiskPressureFunc: pods whose usage exceeds their
+// ephemeral-storage request first, then by priority (lower first), then
+// by usage above the request (larger first). Unlike memory, QoS classes
+// play no part.
+func rankStorage(cands []storageCandidate) {
+	over := func(c storageCandidate) int64 { return c.usage.total() - storageRequest(c.pod) }
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if ea, eb := over(a) > 0, over(b) > 0; ea != eb {
+			return ea
+		}
+		if pa, pb := priorityOf(a.pod), priorityOf(b.pod); pa != pb {
+			return pa < pb
+		}
+		if oa, ob := over(a), over(b); oa != ob {
+			return oa > ob
+		}
+		return a.pod.Namespace+"/"+a.pod.Name < b.pod.Namespace+"/"+b.pod.Name
+	})
+}
+
+// storageRequest is the pod's ephemeral-storage request in bytes.
+func storageRequest(pod *corev1.Pod) int64 {
+	q := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]
+	return q.Value()
+}
+
+// diskPressureMessage is the kubelet's eviction message for the
+// nodefs.available signal.
+func diskPressureMessage(m Measures, th PressureThresholds, pod *corev1.Pod, u podStorage) string {
+	threshold := resource.NewQuantity(int64(float64(m.DiskSize)*th.DiskAvailablePercent/100), resource.BinarySI)
+	msg := fmt.Sprintf("The node was low on resource: %s. Threshold quantity: %s, available: %s. ",
+		corev1.ResourceEphemeralStorage, threshold.String(), resource.NewQuantity(m.DiskAvailable, resource.BinarySI).String())
+	for _, c := range pod.Spec.Containers {
+		used, ok := u.containers[c.Name]
+		req := c.Resources.Requests[corev1.ResourceEphemeralStorage]
+		if ok && used > req.Value() {
+			msg += fmt.Sprintf("Container %s was using %s, which exceeds its request of %s. ",
+				c.Name, resource.NewQuantity(used, resource.BinarySI).String(), req.String())
+		}
+	}
+	return msg
+}
+
+// evictForDisk answers DiskPressure: node-level space first (every image
+// no pod uses), then, if the measure still shows pressure, one pod.
+func (a *Agent) evictForDisk(ctx context.Context, measure func(string) Measures, th PressureThresholds) *evictedPod {
+	a.reclaimImages()
+	m := measure(a.cfg.StateDir)
+	if !evaluatePressure(m, th).Disk {
+		a.log.Info("disk pressure relieved by image garbage collection, no pod evicted")
+		return nil
+	}
+	ctrs, err := a.rt.List(ctx)
+	if err != nil {
+		return nil
+	}
+	var cands []storageCandidate
+	for _, p := range a.evictable() {
+		cands = append(cands, storageCandidate{evictedPod: p, usage: a.measureStorage(ctx, p.uid, p.pod, ctrs)})
+	}
+	if len(cands) == 0 {
+		a.log.Warn("disk pressure but no pod to evict", "available", m.DiskAvailable)
+		return nil
+	}
+	rankStorage(cands)
+	v := cands[0]
+	msg := diskPressureMessage(m, th, v.pod, v.usage)
+	a.log.Info("evicting a pod: disk pressure", "pod", v.pod.Namespace+"/"+v.pod.Name, "usage", v.usage.total(), "available", m.DiskAvailable)
+	v.w.evict(&rejection{Reason: "Evicted", Message: msg})
+	return &v.evictedPod
+}
+
+// reclaimImages removes every image no pod of the node uses (not only
+// down to the GC policy's low threshold), as the kubelet's
+// DeleteUnusedImages before a disk pressure eviction.
+func (a *Agent) reclaimImages() {
+	if a.images == nil {
+		return
+	}
+	removed, freed, err := a.images.GC(math.MaxInt64, a.imagesInUse(), a.cfg.ImageGC.WithDefaults().MinAge, a.now())
+	for _, im := range removed {
+		a.log.Info("image removed under disk pressure", "image", im.ID, "refs", im.Refs)
+	}
+	if err != nil {
+		a.log.Warn("image garbage collection under disk pressure", "freed", freed, "err", err)
+	}
+}
+
+// freeEvictedVolumes removes the disk-backed emptyDirs of an evicted pod
+// once its containers are gone, as the kubelet tears down a terminated
+// pod's volumes: the space is the node's again before the pod is deleted.
+func (a *Agent) freeEvictedVolumes(ctx context.Context, p evictedPod) {
+	ctrs, err := a.rt.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, st := range ctrs {
+		if st.SandboxID == p.uid {
+			return // not stopped after all: leave its files
+		}
+	}
+	for _, v := range p.pod.Spec.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumDefault {
+			if err := os.RemoveAll(volumeDir(a.dir("pods", p.uid), v.Name)); err != nil {
+				a.log.Warn("evicted pod's emptyDir not removed", "pod", p.pod.Namespace+"/"+p.pod.Name, "volume", v.Name, "err", err)
+			}
+		}
+	}
+}
