@@ -81,12 +81,10 @@ type Config struct {
 	// Pressure are the thresholds of the node's pressure conditions
 	// (pressure.go); Measure reads the signals (default Measure).
 	Pressure PressureThresholds
-	// EvictionPeriod is how often local storage limits, memory and disk
-	// pressure are checked for an eviction (evict.go, evict_storage.go;
-	// default DefaultEvictionPeriod); PodMemory reads
-	// a pod's memory usage by uid (default: its cgroup), for tests.
+	// EvictionPeriod is how often local storage limits and memory, disk
+	// and PID pressure are checked for an eviction (evict.go,
+	// evict_storage.go, evict_pids.go; default DefaultEvictionPeriod).
 	EvictionPeriod time.Duration
-	PodMemory      func(uid string) int64
 	Measure        func(stateDir string) Measures
 	// ImageGC removes images no pod of the node uses when the state
 	// directory's file system fills up (pressure.go; kubelet defaults).

@@ -12,17 +12,21 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
 
-	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/agent/runtime"
 )
 
-// Memory eviction, as the kubelet's eviction manager does for its hard
-// memory.available signal (local storage: evict_storage.go): while the node's available memory is under the
-// MemoryPressure threshold, it stops one pod per period — BestEffort pods
-// first, then Burstable, then Guaranteed; within a class the one using the
-// most memory over its request — and reports it Failed with reason
-// Evicted. Critical pods (priority ≥ 2,000,000,000) are never evicted.
-// The owner (a ReplicaSet, say) replaces the pod elsewhere.
+// Eviction under node pressure, as the kubelet's eviction manager
+// (pkg/kubelet/eviction: eviction_manager.go's synchronize, helpers.go).
+// Every period, pods over a local storage limit go first
+// (evict_storage.go); else the first signal past its threshold, in the
+// kubelet's order — memory.available, nodefs.available
+// (evict_storage.go), pid.available (evict_pids.go) — has one pod
+// evicted, ranked by that signal's rank function, reported Failed with
+// reason Evicted and the kubelet's message. Critical pods (priority ≥
+// 2,000,000,000) are never evicted; the owner (a ReplicaSet, say)
+// replaces the pod elsewhere.
 
 // DefaultEvictionPeriod is how often the eviction manager looks.
 const DefaultEvictionPeriod = 10 * time.Second
@@ -46,12 +50,12 @@ func (a *Agent) evictions(ctx context.Context) error {
 }
 
 // evictOnce is one period of the eviction manager, in the kubelet's
-// order: pods over their local storage limits (evict_storage.go), else,
-// under memory pressure, one pod, else, under disk pressure, node-level
-// space then one pod. After an eviction it waits until the pods are
-// stopped (at most podCleanupTimeout) and one more period has passed, so
-// that what they free is measured before another pod goes, as the kubelet
-// waits for pod cleanup.
+// order: pods over their local storage limits (evict_storage.go), else
+// one pod for the first signal under pressure — memory, then disk
+// (node-level space first), then pids. After an eviction it waits until
+// the pods are stopped (at most podCleanupTimeout) and one more period
+// has passed, so that what they free is measured before another pod goes,
+// as the kubelet waits for pod cleanup.
 func (a *Agent) evictOnce(ctx context.Context) {
 	if len(a.evicting) > 0 {
 		done := true
@@ -82,99 +86,125 @@ func (a *Agent) evictOnce(ctx context.Context) {
 	var victim *evictedPod
 	switch p := evaluatePressure(m, th); {
 	case p.Memory:
-		victim = a.evictForMemory(m, th)
+		victim = a.evictForMemory(ctx, m, th)
 	case p.Disk:
 		victim = a.evictForDisk(ctx, measure, th)
+	case p.PID:
+		victim = a.evictForPIDs(m, th)
 	}
 	if victim != nil {
 		a.evicting, a.evictedAt = []evictedPod{*victim}, a.now()
 	}
 }
 
-// evictForMemory evicts the pod pickVictim chooses.
-func (a *Agent) evictForMemory(m Measures, th PressureThresholds) *evictedPod {
-	usage := a.cfg.PodMemory
-	if usage == nil {
-		usage = podMemoryUsage
-	}
-	a.mu.Lock()
-	var cands []evictionCandidate
-	for uid, w := range a.workers {
-		pod := w.candidate()
-		if pod == nil {
-			continue
-		}
-		cands = append(cands, evictionCandidate{w: w, pod: pod, usage: usage(uid)})
-	}
-	a.mu.Unlock()
-	victim := pickVictim(cands)
-	if victim == nil {
-		a.log.Warn("memory pressure but no pod to evict", "available", m.MemAvailable)
-		return nil
-	}
-	msg := fmt.Sprintf("The node was low on resource: memory. Threshold quantity: %s, available: %dKi. ",
-		th.MemoryAvailable.String(), m.MemAvailable/1024)
-	if req := podRequest(victim.pod, corev1.ResourceMemory); victim.usage > 0 {
-		msg += fmt.Sprintf("Pod was using %dKi, request is %dKi. ", victim.usage/1024, req/1024)
-	}
-	a.log.Info("evicting a pod: memory pressure", "pod", victim.pod.Namespace+"/"+victim.pod.Name, "usage", victim.usage, "available", m.MemAvailable)
-	victim.w.evict(&rejection{Reason: "Evicted", Message: msg})
-	return &evictedPod{w: victim.w, uid: victim.w.uid, pod: victim.pod}
-}
-
 // podCleanupTimeout bounds the wait for an evicted pod's containers to
 // stop before the next eviction (the kubelet's is 30s).
 const podCleanupTimeout = 30 * time.Second
 
-// evictionCandidate is a running pod of the node with its memory usage.
-type evictionCandidate struct {
-	w     *podWorker
-	pod   *corev1.Pod
-	usage int64 // bytes, 0 when unknown
+// evictionMessage is the kubelet's message for a pod evicted under
+// pressure on res (helpers.go, evictionMessage): the threshold and what
+// was available; then, when the pod's usage is known, the pod's own
+// memory when it has a pod-level memory request, and every container
+// (init containers too) using more than it requests. podUsage nil:
+// unknown; containers nil: none to tell (the kubelet tells none for pids).
+func evictionMessage(res corev1.ResourceName, threshold, available *resource.Quantity, pod *corev1.Pod, podUsage *int64, containers map[string]int64) string {
+	msg := fmt.Sprintf("The node was low on resource: %s. Threshold quantity: %s, available: %s. ", res, threshold, available)
+	if res == corev1.ResourceMemory && podUsage != nil && resourcehelper.IsPodLevelResourcesSet(pod) {
+		if req, ok := pod.Spec.Resources.Requests[res]; ok {
+			msg += fmt.Sprintf("Pod %s was using %s, request is %s, has larger consumption of %s. ",
+				pod.Name, resource.NewQuantity(*podUsage, resource.BinarySI), &req, res)
+		}
+	}
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.Containers...), pod.Spec.InitContainers...) {
+		used, ok := containers[c.Name]
+		req := c.Resources.Requests[res]
+		if ok && used > req.Value() {
+			msg += fmt.Sprintf("Container %s was using %s, request is %s, has larger consumption of %s. ",
+				c.Name, resource.NewQuantity(used, resource.BinarySI), &req, res)
+		}
+	}
+	return msg
 }
 
-// pickVictim ranks as the kubelet does for memory: pods whose usage
-// exceeds their request first, then by priority (lower first), then by
-// usage above the request (larger first); BestEffort pods request
-// nothing, so they come first. Critical pods are never chosen.
-func pickVictim(cands []evictionCandidate) *evictionCandidate {
-	var ok []evictionCandidate
-	for _, c := range cands {
-		if priorityOf(c.pod) < 2_000_000_000 {
-			ok = append(ok, c)
-		}
-	}
-	if len(ok) == 0 {
+// thresholdQuantity is a percentage threshold as the kubelet computes it
+// (parsePercentage, GetThresholdQuantity): the percentage as a float32
+// fraction, times the capacity, truncated; binary SI.
+func thresholdQuantity(percent float64, capacity int64) *resource.Quantity {
+	frac := float32(percent) / 100
+	return resource.NewQuantity(int64(float64(capacity)*float64(frac)), resource.BinarySI)
+}
+
+// memoryStats is a pod's memory as the kubelet's stats have it: working
+// sets of the pod cgroup and of each running container.
+type memoryStats struct {
+	known      bool  // the pod's cgroup was read
+	pod        int64 // bytes
+	containers map[string]int64
+}
+
+// memoryCandidate is a running pod with its memory.
+type memoryCandidate struct {
+	evictedPod
+	memory memoryStats
+}
+
+// evictForMemory evicts the pod rankMemory puts first.
+func (a *Agent) evictForMemory(ctx context.Context, m Measures, th PressureThresholds) *evictedPod {
+	pods := a.evictable()
+	if len(pods) == 0 {
+		a.log.Warn("memory pressure but no pod to evict", "available", m.MemAvailable)
 		return nil
 	}
-	over := func(c evictionCandidate) int64 { return c.usage - podRequest(c.pod, corev1.ResourceMemory) }
-	sort.SliceStable(ok, func(i, j int) bool {
-		a, b := ok[i], ok[j]
-		if ea, eb := over(a) > 0, over(b) > 0; ea != eb {
-			return ea
+	ctrs, _ := a.rt.List(ctx) // without it, containers' usage is unknown
+	cands := make([]memoryCandidate, 0, len(pods))
+	for _, p := range pods {
+		cands = append(cands, memoryCandidate{evictedPod: p, memory: podMemory(p.uid, ctrs)})
+	}
+	rankMemory(cands)
+	v := cands[0]
+	var podUsage *int64
+	if v.memory.known {
+		podUsage = &v.memory.pod
+	}
+	msg := evictionMessage(corev1.ResourceMemory, &th.MemoryAvailable, resource.NewQuantity(m.MemAvailable, resource.BinarySI),
+		v.pod, podUsage, v.memory.containers)
+	a.log.Info("evicting a pod: memory pressure", "pod", v.pod.Namespace+"/"+v.pod.Name, "usage", v.memory.pod, "available", m.MemAvailable)
+	v.w.evict(&rejection{Reason: "Evicted", Message: msg})
+	return &v.evictedPod
+}
+
+// rankMemory orders candidates as the kubelet's rankMemoryPressure:
+// orderedBy(exceedMemoryRequests, priority, memory) — pods whose working
+// set exceeds their memory request first, then lower priority, then
+// larger usage above the request; a pod without stats comes first
+// wherever usage is compared. No QoS class. Ties (the kubelet's sort is
+// not stable) go by namespace and name.
+func rankMemory(cands []memoryCandidate) {
+	over := func(c memoryCandidate) int64 { return c.memory.pod - memoryRequest(c.pod) }
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.memory.known != b.memory.known {
+			return !a.memory.known
 		}
-		if qa, qb := qosRank(a.pod), qosRank(b.pod); qa != qb {
-			return qa < qb
+		if ea, eb := a.memory.known && over(a) > 0, b.memory.known && over(b) > 0; ea != eb {
+			return ea
 		}
 		if pa, pb := priorityOf(a.pod), priorityOf(b.pod); pa != pb {
 			return pa < pb
 		}
-		if oa, ob := over(a), over(b); oa != ob {
+		if oa, ob := over(a), over(b); a.memory.known && oa != ob {
 			return oa > ob
 		}
-		return a.pod.Name < b.pod.Name
+		return a.pod.Namespace+"/"+a.pod.Name < b.pod.Namespace+"/"+b.pod.Name
 	})
-	return &ok[0]
 }
 
-func qosRank(pod *corev1.Pod) int {
-	switch admission.QOSClass(&pod.Spec) {
-	case corev1.PodQOSBestEffort:
-		return 0
-	case corev1.PodQOSBurstable:
-		return 1
-	}
-	return 2
+// memoryRequest is the pod's memory request in bytes as the kubelet's
+// GetResourceRequestQuantity: a pod-level request if set, else its
+// containers' (init containers as the max, sidecars), plus overhead.
+func memoryRequest(pod *corev1.Pod) int64 {
+	q := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceMemory]
+	return q.Value()
 }
 
 func priorityOf(pod *corev1.Pod) int32 {
@@ -184,32 +214,50 @@ func priorityOf(pod *corev1.Pod) int32 {
 	return 0
 }
 
-// podRequest is the pod's request of one resource, in its base unit.
-func podRequest(pod *corev1.Pod, name corev1.ResourceName) int64 {
-	var sum resource.Quantity
-	for _, c := range pod.Spec.Containers {
-		if q, ok := c.Resources.Requests[name]; ok {
-			sum.Add(q)
-		}
+// podMemory reads the working sets of pod uid's cgroup and of its running
+// containers' cgroups (runtime/libct: /wake/<uid>/<container id>).
+func podMemory(uid string, ctrs []runtime.State) memoryStats {
+	var s memoryStats
+	s.pod, s.known = workingSet(filepath.Join("wake", uid))
+	if !s.known {
+		return s
 	}
-	return sum.Value()
-}
-
-// podMemoryUsage reads the pod cgroup's memory usage (cgroup v1's memory
-// controller, else the unified hierarchy); 0 when unknown.
-func podMemoryUsage(uid string) int64 {
-	for _, p := range []string{
-		filepath.Join("/sys/fs/cgroup/memory/wake", uid, "memory.usage_in_bytes"),
-		filepath.Join("/sys/fs/cgroup/wake", uid, "memory.current"),
-		filepath.Join("/sys/fs/cgroup/unified/wake", uid, "memory.current"),
-	} {
-		if b, err := os.ReadFile(p); err == nil {
-			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
-				return n
+	s.containers = map[string]int64{}
+	for _, st := range ctrs {
+		if name, _, ok := parseContainerID(st.ID); ok && st.SandboxID == uid && st.Status == runtime.Running {
+			if ws, ok := workingSet(filepath.Join("wake", uid, st.ID)); ok {
+				s.containers[name] = ws
 			}
 		}
 	}
-	return 0
+	return s
+}
+
+// workingSet is the memory working set of the cgroup at rel, as cadvisor
+// computes it for the kubelet: usage less inactive file pages (cgroup
+// v1's memory controller, else the unified hierarchy).
+func workingSet(rel string) (int64, bool) {
+	for _, h := range []struct{ root, usage, inactive string }{
+		{"/sys/fs/cgroup/memory", "memory.usage_in_bytes", "total_inactive_file"},
+		{"/sys/fs/cgroup", "memory.current", "inactive_file"},
+		{"/sys/fs/cgroup/unified", "memory.current", "inactive_file"},
+	} {
+		dir := filepath.Join(h.root, rel)
+		usage, err := strconv.ParseInt(readTrim(filepath.Join(dir, h.usage)), 10, 64)
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "memory.stat"))
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, h.inactive+" "); ok {
+				if in, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+					usage = max(usage-in, 0)
+				}
+			}
+		}
+		return usage, true
+	}
+	return 0, false
 }
 
 // candidate is the worker's pod when it runs and may be evicted: not

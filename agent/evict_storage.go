@@ -156,20 +156,10 @@ func storageRequest(pod *corev1.Pod) int64 {
 }
 
 // diskPressureMessage is the kubelet's eviction message for the
-// nodefs.available signal.
+// nodefs.available signal (evictionMessage).
 func diskPressureMessage(m Measures, th PressureThresholds, pod *corev1.Pod, u podStorage) string {
-	threshold := resource.NewQuantity(int64(float64(m.DiskSize)*th.DiskAvailablePercent/100), resource.BinarySI)
-	msg := fmt.Sprintf("The node was low on resource: %s. Threshold quantity: %s, available: %s. ",
-		corev1.ResourceEphemeralStorage, threshold.String(), resource.NewQuantity(m.DiskAvailable, resource.BinarySI).String())
-	for _, c := range pod.Spec.Containers {
-		used, ok := u.containers[c.Name]
-		req := c.Resources.Requests[corev1.ResourceEphemeralStorage]
-		if ok && used > req.Value() {
-			msg += fmt.Sprintf("Container %s was using %s, which exceeds its request of %s. ",
-				c.Name, resource.NewQuantity(used, resource.BinarySI).String(), req.String())
-		}
-	}
-	return msg
+	return evictionMessage(corev1.ResourceEphemeralStorage, thresholdQuantity(th.DiskAvailablePercent, m.DiskSize),
+		resource.NewQuantity(m.DiskAvailable, resource.BinarySI), pod, nil, u.containers)
 }
 
 // evictForDisk answers DiskPressure: node-level space first (every image

@@ -123,8 +123,10 @@ func TestDiskPressureMessage(t *testing.T) {
 	pod := storagePod("p", 0, nil, map[string]string{"a": "1Mi", "b": "10Mi"})
 	got := diskPressureMessage(Measures{DiskSize: 100 << 30, DiskAvailable: 5 << 30}, PressureThresholds{}.withDefaults(), pod,
 		podStorage{containers: map[string]int64{"a": 4 * mib, "b": mib}})
-	want := "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 5Gi. " +
-		"Container a was using 4Mi, which exceeds its request of 1Mi. "
+	// 10% of 100Gi as the kubelet computes it (a float32 fraction):
+	// 10737418400 bytes, not 10Gi.
+	want := "The node was low on resource: ephemeral-storage. Threshold quantity: 10737418400, available: 5Gi. " +
+		"Container a was using 4Mi, request is 1Mi, has larger consumption of ephemeral-storage. "
 	if got != want {
 		t.Errorf("message\n %q\nwant\n %q", got, want)
 	}
@@ -259,7 +261,7 @@ func TestDiskPressureEvicts(t *testing.T) {
 	}
 	p, _ := h.pod("heavy")
 	if want := "The node was low on resource: ephemeral-storage. "; !strings.HasPrefix(p.Status.Message, want) ||
-		!strings.Contains(p.Status.Message, "Container c was using ") || !strings.Contains(p.Status.Message, "which exceeds its request of 0. ") {
+		!strings.Contains(p.Status.Message, "Container c was using ") || !strings.Contains(p.Status.Message, "request is 0, has larger consumption of ephemeral-storage. ") {
 		t.Errorf("message %q", p.Status.Message)
 	}
 	h.waitEvent(t, "heavy", "Evicted", "ephemeral-storage")

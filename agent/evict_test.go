@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"regexp"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// evictPod is a pod of one container "c" asking req and limited to limit
+// of memory ("" for none), at priority.
 func evictPod(name string, req, limit string, priority int32) *corev1.Pod {
 	c := corev1.Container{Name: "c"}
 	if req != "" {
@@ -18,92 +22,147 @@ func evictPod(name string, req, limit string, priority int32) *corev1.Pod {
 	if limit != "" {
 		c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit), corev1.ResourceCPU: resource.MustParse("100m")}
 	}
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}, Priority: &priority}}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}, Priority: &priority}}
 }
 
-func TestPickVictim(t *testing.T) {
+func TestRankMemory(t *testing.T) {
 	mi := int64(1 << 20)
+	using := func(p *corev1.Pod, n int64) memoryCandidate {
+		return memoryCandidate{evictedPod: evictedPod{pod: p}, memory: memoryStats{known: true, pod: n}}
+	}
 	for _, tt := range []struct {
 		name  string
-		cands []evictionCandidate
-		want  string
+		cands []memoryCandidate
+		want  []string
 	}{
-		{"BestEffort before Guaranteed", []evictionCandidate{
-			{pod: evictPod("guaranteed", "64Mi", "64Mi", 0), usage: 60 * mi},
-			{pod: evictPod("besteffort", "", "", 0), usage: 5 * mi},
-		}, "besteffort"},
-		{"over its request first", []evictionCandidate{
-			{pod: evictPod("within", "100Mi", "", 0), usage: 50 * mi},
-			{pod: evictPod("over", "10Mi", "", 0), usage: 20 * mi},
-		}, "over"},
-		{"lower priority first", []evictionCandidate{
-			{pod: evictPod("high", "", "", 1000), usage: 50 * mi},
-			{pod: evictPod("low", "", "", 0), usage: 10 * mi},
-		}, "low"},
-		{"most over its request", []evictionCandidate{
-			{pod: evictPod("little", "", "", 0), usage: 10 * mi},
-			{pod: evictPod("much", "", "", 0), usage: 90 * mi},
-		}, "much"},
-		{"critical pods never", []evictionCandidate{
-			{pod: evictPod("critical", "", "", 2_000_000_000), usage: 90 * mi},
-		}, ""},
+		{"over its request first, whatever the priority", []memoryCandidate{
+			using(evictPod("within", "100Mi", "", 0), 50*mi),
+			using(evictPod("over", "10Mi", "", 1000), 20*mi),
+		}, []string{"over", "within"}},
+		{"no QoS class: a low-priority Burstable pod before a BestEffort one", []memoryCandidate{
+			using(evictPod("besteffort", "", "", 1000), 5*mi),
+			using(evictPod("burstable", "1Mi", "", 0), 2*mi),
+			using(evictPod("guaranteed", "64Mi", "64Mi", 0), 60*mi),
+		}, []string{"burstable", "besteffort", "guaranteed"}},
+		{"then lower priority", []memoryCandidate{
+			using(evictPod("high", "", "", 1000), 50*mi),
+			using(evictPod("low", "", "", 0), 10*mi),
+		}, []string{"low", "high"}},
+		{"then most above its request", []memoryCandidate{
+			using(evictPod("little", "", "", 0), 10*mi),
+			using(evictPod("asks-much", "80Mi", "", 0), 85*mi),
+			using(evictPod("much", "", "", 0), 90*mi),
+		}, []string{"much", "little", "asks-much"}},
+		{"a pod without stats first", []memoryCandidate{
+			using(evictPod("measured", "", "", 0), 90*mi),
+			{evictedPod: evictedPod{pod: evictPod("unknown", "", "", 1000)}},
+		}, []string{"unknown", "measured"}},
 	} {
-		got := pickVictim(tt.cands)
-		if name := ""; got != nil {
-			name = got.pod.Name
-			if name != tt.want {
-				t.Errorf("%s: evicts %q, want %q", tt.name, name, tt.want)
-			}
-		} else if tt.want != "" {
-			t.Errorf("%s: evicts none, want %q", tt.name, tt.want)
+		rankMemory(tt.cands)
+		var got []string
+		for _, c := range tt.cands {
+			got = append(got, c.pod.Name)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
 
-// Under memory pressure the node evicts its BestEffort pod (Failed,
-// Evicted, containers stopped) and keeps the Guaranteed one.
+func TestMemoryEvictionMessage(t *testing.T) {
+	mi := int64(1 << 20)
+	threshold, avail := resource.MustParse("100Mi"), resource.NewQuantity(231212*1024, resource.BinarySI)
+	twoCtrs := evictPod("p", "64Mi", "", 0)
+	twoCtrs.Spec.Containers = append(twoCtrs.Spec.Containers, corev1.Container{Name: "side"})
+	twoCtrs.Spec.InitContainers = []corev1.Container{{Name: "init", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Mi")}}}}
+	podLevel := evictPod("pl", "", "", 0)
+	podLevel.Spec.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}}
+	used := int64(40 * mi)
+	for _, tt := range []struct {
+		name     string
+		pod      *corev1.Pod
+		podUsage *int64
+		ctrs     map[string]int64
+		want     string
+	}{
+		{"containers over their requests, init containers too", twoCtrs, &used,
+			map[string]int64{"c": 70 * mi, "side": 4097 * 1024, "init": 3 * mi},
+			"The node was low on resource: memory. Threshold quantity: 100Mi, available: 231212Ki. " +
+				"Container c was using 70Mi, request is 64Mi, has larger consumption of memory. " +
+				"Container side was using 4097Ki, request is 0, has larger consumption of memory. " +
+				"Container init was using 3Mi, request is 1Mi, has larger consumption of memory. "},
+		{"within its request: no container part", twoCtrs, &used, map[string]int64{"c": 10 * mi},
+			"The node was low on resource: memory. Threshold quantity: 100Mi, available: 231212Ki. "},
+		{"no stats: no container part", twoCtrs, nil, nil,
+			"The node was low on resource: memory. Threshold quantity: 100Mi, available: 231212Ki. "},
+		{"a pod-level request: the pod's usage, always", podLevel, &used, map[string]int64{"c": 1000},
+			"The node was low on resource: memory. Threshold quantity: 100Mi, available: 231212Ki. " +
+				"Pod pl was using 40Mi, request is 32Mi, has larger consumption of memory. " +
+				"Container c was using 1k, request is 0, has larger consumption of memory. "}, // under 1Ki, binary SI prints decimal
+	} {
+		if got := evictionMessage(corev1.ResourceMemory, &threshold, avail, tt.pod, tt.podUsage, tt.ctrs); got != tt.want {
+			t.Errorf("%s:\n %q\nwant\n %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Under memory pressure the node evicts, as the kubelet ranks them, the
+// low-priority Burstable pod over its request first, then the BestEffort
+// one (higher priority, over its request of nothing), and keeps the
+// Guaranteed pod within its request; Failed, Evicted, the kubelet's
+// message, containers stopped.
 func TestMemoryPressureEvicts(t *testing.T) {
 	var short atomic.Bool
 	var h *harness
-	// Memory is short until the BestEffort pod is gone, as if its
-	// usage were what ran the node short.
-	evicted := func() bool {
-		p, _ := h.pod("besteffort")
-		return p != nil && p.Status.Phase == corev1.PodFailed
+	failed := func(name string) bool {
+		p, _ := h.pod(name)
+		return p != nil && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
 	}
+	// Memory is short until both pods over their requests are gone, as
+	// if their usage were what ran the node short.
 	h = newHarnessWith(t, func(c *Config) {
 		c.PodCIDR = "10.254.0.0/24"
 		c.EvictionPeriod = 100 * time.Millisecond
 		c.Measure = func(dir string) Measures {
 			m := Measure(dir)
-			if short.Load() && !evicted() {
+			if short.Load() && !(failed("burstable") && failed("besteffort")) {
 				m.MemAvailable = 10 << 20 // under the 100Mi threshold
 			}
 			return m
 		}
 	})
 	g := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("100m")}
-	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "guaranteed"}, Spec: corev1.PodSpec{
-		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep", "3600"}, Resources: corev1.ResourceRequirements{Requests: g, Limits: g}}}}})
-	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "besteffort"}, Spec: corev1.PodSpec{
-		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep", "3600"}}}}})
-	h.waitPod(t, "guaranteed", "Running", running)
-	h.waitPod(t, "besteffort", "Running", running)
+	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "guaranteed"}, Spec: corev1.PodSpec{Priority: ptr(int32(0)),
+		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep"}, Resources: corev1.ResourceRequirements{Requests: g, Limits: g}}}}})
+	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "besteffort"}, Spec: corev1.PodSpec{Priority: ptr(int32(1000)),
+		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep"}}}}})
+	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "burstable"}, Spec: corev1.PodSpec{Priority: ptr(int32(0)),
+		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep"}, Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Ki")}}}}}})
+	for _, name := range []string{"guaranteed", "besteffort", "burstable"} {
+		h.waitPod(t, name, "Running", running)
+	}
 	short.Store(true)
-	p := h.waitPod(t, "besteffort", "Failed, Evicted", func(p *corev1.Pod) bool {
-		return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
-	})
-	if p.Status.Message == "" {
-		t.Error("evicted without a message")
+	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return failed("burstable") || failed("besteffort") || failed("guaranteed") })
+	if !failed("burstable") || failed("besteffort") {
+		t.Fatalf("burstable evicted %v, besteffort %v: want the low-priority Burstable pod first", failed("burstable"), failed("besteffort"))
 	}
-	time.Sleep(500 * time.Millisecond) // a few more periods: nothing else goes
-	if g, _ := h.pod("guaranteed"); g == nil || g.Status.Phase != corev1.PodRunning {
-		t.Errorf("the Guaranteed pod: %+v", g)
+	p, _ := h.pod("burstable")
+	want := regexp.MustCompile(`^The node was low on resource: memory\. Threshold quantity: 100Mi, available: 10Mi\. ` +
+		`Container c was using \d+(Ki|Mi)?, request is 1Ki, has larger consumption of memory\. $`)
+	if !want.MatchString(p.Status.Message) {
+		t.Errorf("message %q, want %s", p.Status.Message, want)
 	}
+	h.waitEvent(t, "burstable", "Evicted", "request is 1Ki, has larger consumption of memory")
 	ctrs, _ := h.agent.rt.List(t.Context())
 	for _, c := range ctrs {
 		if c.SandboxID == string(p.UID) {
 			t.Errorf("the evicted pod's container %s is still there", c.ID)
 		}
+	}
+	h.waitPod(t, "besteffort", "Failed, Evicted", func(*corev1.Pod) bool { return failed("besteffort") })
+	time.Sleep(500 * time.Millisecond) // a few more periods: nothing else goes
+	if g, _ := h.pod("guaranteed"); g == nil || g.Status.Phase != corev1.PodRunning {
+		t.Errorf("the Guaranteed pod: %+v", g)
 	}
 }

@@ -105,13 +105,14 @@ func meminfo(field string) int64 {
 // Pressure is which signals are past their threshold.
 type Pressure struct{ Memory, Disk, PID bool }
 
-// evaluatePressure compares measures with thresholds (defaults applied).
+// evaluatePressure compares measures with thresholds (defaults applied),
+// percentages as the kubelet computes them (thresholdQuantity).
 func evaluatePressure(m Measures, t PressureThresholds) Pressure {
 	t = t.withDefaults()
 	return Pressure{
 		Memory: m.MemAvailable >= 0 && m.MemAvailable < t.MemoryAvailable.Value(),
-		Disk:   m.DiskSize > 0 && float64(m.DiskAvailable) < float64(m.DiskSize)*t.DiskAvailablePercent/100,
-		PID:    m.PIDLimit > 0 && float64(m.PIDLimit-m.PIDs) < float64(m.PIDLimit)*t.PIDAvailablePercent/100,
+		Disk:   m.DiskSize > 0 && m.DiskAvailable < thresholdQuantity(t.DiskAvailablePercent, m.DiskSize).Value(),
+		PID:    m.PIDLimit > 0 && m.PIDLimit-m.PIDs < thresholdQuantity(t.PIDAvailablePercent, m.PIDLimit).Value(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -326,7 +327,7 @@ func (s *Server) prepareUpdate(t target, cur, next runtime.Object, deleting bool
 	} else if change == events.ChangeSpec {
 		change = events.ChangeMetadata
 	}
-	if cm.GetDeletionTimestamp() != nil && !sameStrings(cm.GetFinalizers(), nm.GetFinalizers()) ||
+	if cm.GetDeletionTimestamp() != nil && !slices.Equal(cm.GetFinalizers(), nm.GetFinalizers()) ||
 		cm.GetDeletionTimestamp() == nil && nm.GetDeletionTimestamp() != nil {
 		change = events.ChangeDeletion
 	}
@@ -340,18 +341,6 @@ func held(obj runtime.Object) bool {
 		return true
 	}
 	return len(accessor(obj).GetFinalizers()) > 0
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func isDryRun(r *http.Request) bool { return r.URL.Query().Get("dryRun") == "All" }

@@ -13,6 +13,7 @@
 //	tool tty ROWS COLS    print "tty <stdin's terminal>" and "size R C" on every change until ROWS×COLS
 //	tool write PATH TEXT  write TEXT to PATH
 //	tool fill PATH BYTES  write BYTES bytes of data (no holes) to PATH, sync, then sleep as "tool sleep"
+//	tool spawn N          start N child processes that sleep, then sleep as "tool sleep"
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -57,16 +59,17 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println("filled", arg(2), "with", n, "bytes")
-		fallthrough
+		sleep()
+	case "spawn":
+		n, _ := strconv.Atoi(arg(2))
+		if err := spawn(n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("spawned", n)
+		sleep()
 	case "sleep":
-		// As PID 1 of its namespace the process gets no default signal
-		// actions: handle SIGTERM the way a well-behaved server does.
-		term := make(chan os.Signal, 1)
-		signal.Notify(term, syscall.SIGTERM)
-		fmt.Println("sleeping")
-		<-term
-		fmt.Println("terminating")
-		os.Exit(143)
+		sleep()
 	case "alloc":
 		mib, _ := strconv.Atoi(arg(2))
 		var keep [][]byte
@@ -111,6 +114,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// sleep blocks until SIGTERM, then exits 143. As PID 1 of its namespace
+// the process gets no default signal actions: it handles SIGTERM the way
+// a well-behaved server does.
+func sleep() {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	fmt.Println("sleeping")
+	<-term
+	fmt.Println("terminating")
+	os.Exit(143)
+}
+
+// spawn starts n children of this program that sleep (they end with the
+// container's process namespace).
+func spawn(n int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for range n {
+		if err := exec.Command(self, "sleep").Start(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fill writes n bytes that are not zeros (so that no file system makes
