@@ -86,6 +86,9 @@ type Config struct {
 	// evict_storage.go, evict_pids.go; default DefaultEvictionPeriod).
 	EvictionPeriod time.Duration
 	Measure        func(stateDir string) Measures
+	// MetricsResolution is how often usage is sampled for the resource
+	// metrics API (metrics.go; default DefaultMetricsResolution).
+	MetricsResolution time.Duration
 	// ImageGC removes images no pod of the node uses when the state
 	// directory's file system fills up (pressure.go; kubelet defaults).
 	ImageGC image.GCPolicy
@@ -214,6 +217,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.imageServer().Run(ctx) })
 	g.Go(func() error { return a.imageGC(ctx) })
 	g.Go(func() error { return a.evictions(ctx) })
+	g.Go(func() error { return a.serveMetrics(ctx) })
 	if a.cfg.ServiceProxy {
 		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log, ClusterCIDR: a.cfg.ClusterCIDR, Table: a.cfg.ProxyTable,
 			OnFailure: func(err error) {

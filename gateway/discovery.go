@@ -87,6 +87,8 @@ func buildDiscovery() discoveryDocs {
 		sum := sha256.Sum256(doc)
 		openapiIndex[path] = map[string]string{"serverRelativeURL": "/openapi/v3/" + path + "?hash=" + hex.EncodeToString(sum[:8])}
 	}
+	groups.Groups = append(groups.Groups, metricsAPIGroup()) // served by metrics.go
+	d.resources[metricsGroupVersion] = mustJSON(metricsResources())
 	wake := metav1.GroupVersionForDiscovery{GroupVersion: wakeAPIVersion, Version: "v1"}
 	groups.Groups = append(groups.Groups, metav1.APIGroup{Name: WakeGroup, Versions: []metav1.GroupVersionForDiscovery{wake}, PreferredVersion: wake})
 	d.resources[wakeAPIVersion] = mustJSON(wakeResources())
@@ -160,6 +162,10 @@ func (s *Server) routeDiscovery(r chi.Router) {
 		if chi.URLParam(r, "group") == WakeGroup {
 			v := metav1.GroupVersionForDiscovery{GroupVersion: wakeAPIVersion, Version: "v1"}
 			writeJSON(w, 200, metav1.APIGroup{TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}, Name: WakeGroup, Versions: []metav1.GroupVersionForDiscovery{v}, PreferredVersion: v})
+			return
+		}
+		if chi.URLParam(r, "group") == metricsGroup {
+			writeJSON(w, 200, metricsAPIGroup())
 			return
 		}
 		for _, gv := range kinds.GroupVersions() {

@@ -31,6 +31,9 @@ type Config struct {
 	Now func() time.Time
 	// RequestTimeout bounds every request but watches. Default 60s.
 	RequestTimeout time.Duration
+	// MetricsTimeout bounds the wait for the nodes' answers to a
+	// metrics.k8s.io read (metrics.go; default DefaultMetricsTimeout).
+	MetricsTimeout time.Duration
 	// Services configures cluster IPs, node ports and the `kubernetes`
 	// Service (services.go).
 	Services ServiceNetwork
@@ -47,6 +50,8 @@ type Server struct {
 	timeout   time.Duration
 	discovery discoveryDocs
 	svcnet    *serviceNet
+	// metricsTimeout bounds a metrics read's wait for nodes (metrics.go).
+	metricsTimeout time.Duration
 }
 
 // New returns a gateway for cfg.
@@ -55,6 +60,10 @@ func New(cfg Config) *Server {
 		log: cfg.Log, proj: cfg.Projection, tokens: cfg.Tokens, source: cfg.Source,
 		logger: cfg.Logger, now: cfg.Now, timeout: cfg.RequestTimeout,
 		discovery: buildDiscovery(), svcnet: newServiceNet(cfg.Services),
+		metricsTimeout: cfg.MetricsTimeout,
+	}
+	if s.metricsTimeout <= 0 {
+		s.metricsTimeout = DefaultMetricsTimeout
 	}
 	if s.source == "" {
 		s.source = "wake/gateway"
@@ -95,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 		s.serveResource(w, req, "", "v1", chi.URLParam(req, "*"))
 	})
 	r.Route("/apis/"+WakeGroup+"/v1", s.routeWake)
+	s.routeMetrics(r)
 	r.HandleFunc("/apis/{group}/{version}/*", func(w http.ResponseWriter, req *http.Request) {
 		s.serveResource(w, req, chi.URLParam(req, "group"), chi.URLParam(req, "version"), chi.URLParam(req, "*"))
 	})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -38,6 +39,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	nodeIP := fs.String("node-ip", "", "this node's InternalIP, which other nodes route its pods through (default: the address of the default route's interface)")
 	clusterDomain := fs.String("cluster-domain", agent.DefaultClusterDomain, "DNS domain of the cluster, served to pods on the bridge address, port 53")
 	insecure := fs.String("insecure-registries", "", "registries (host:port, comma-separated) reached over plain HTTP")
+	metricRes := fs.Duration("metric-resolution", agent.DefaultMetricsResolution, "how often resource usage is sampled for kubectl top (metrics.k8s.io)")
 	protect := fs.String("protect", "", "more host paths (comma-separated) that hostPath volumes may never reach, e.g. the NATS data directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,6 +66,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 		PodCIDR: *podCIDR, InsecureRegistries: splitList(*insecure), ProtectedPaths: splitList(*protect),
 		Version: Version, ServiceProxy: true,
 		ClusterCIDR: *clusterCIDR, NodeIP: *nodeIP, NodeRoutes: true, ClusterDNS: true, ClusterDomain: *clusterDomain,
+		MetricsResolution: *metricRes,
 	})
 	if err != nil {
 		return err
@@ -100,12 +103,12 @@ func runParts(ctx context.Context, parts ...func(context.Context) error) error {
 // tokens) is out of reach of hostPath volumes.
 // Its pod CIDR comes from the node IPAM controller running beside it
 // (10.244.0.0/24 for the first node of the default cluster CIDR).
-func localAgent(dataDir, clusterCIDR string, log *events.Log, view *projections.Projection) runner {
+func localAgent(dataDir, clusterCIDR string, metricRes time.Duration, log *events.Log, view *projections.Projection) runner {
 	host, _ := os.Hostname()
 	a, err := agent.New(agent.Config{
 		NodeName: strings.ToLower(host), StateDir: filepath.Join(dataDir, "agent"), Log: log, View: view,
 		ProtectedPaths: []string{dataDir}, Version: Version, ServiceProxy: true,
-		ClusterCIDR: clusterCIDR, NodeRoutes: true, ClusterDNS: true,
+		ClusterCIDR: clusterCIDR, NodeRoutes: true, ClusterDNS: true, MetricsResolution: metricRes,
 	})
 	if err != nil {
 		slog.Warn("no local agent", "err", err)

@@ -70,9 +70,10 @@ func TestPodsThroughKubectl(t *testing.T) {
 // upInNetns runs `wake up` with its agent in a network namespace of its
 // own (nothing touches the host's network) and imports the test image
 // (wake.test/tool:v1) onto its node as a tarball, as on a machine without
-// a registry. stop ends wake; without it, cleanup deletes the cluster's
-// pods first, then ends wake. A failed test logs the end of wake's log.
-func upInNetns(t *testing.T) (c *cluster, stop func()) {
+// a registry; upArgs are more flags for wake up. stop ends wake; without
+// it, cleanup deletes the cluster's pods first, then ends wake. A failed
+// test logs the end of wake's log.
+func upInNetns(t *testing.T, upArgs ...string) (c *cluster, stop func()) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: real containers, a network namespace, nftables")
 	}
@@ -80,8 +81,8 @@ func upInNetns(t *testing.T) (c *cluster, stop func()) {
 	ns := newNetns(t)
 
 	// `wake up` inside the namespace; it prints the kubeconfig when ready.
-	up := exec.Command(wakePath, "up", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
-		"--nats-listen", "127.0.0.1:4222", "--dns-listen", "")
+	up := exec.Command(wakePath, append([]string{"up", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
+		"--nats-listen", "127.0.0.1:4222", "--dns-listen", ""}, upArgs...)...)
 	out, err := up.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

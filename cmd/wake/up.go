@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/wakehq/wake/agent"
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/embedded"
 	"github.com/wakehq/wake/gateway"
@@ -40,6 +41,8 @@ type upConfig struct {
 	noSync     bool   // tests only: no fsync per event
 	dnsListen  string // cluster DNS address; "" = none
 	agent      bool   // run a node agent for this machine (root)
+	// metricRes is the local agent's metrics resolution (--metric-resolution).
+	metricRes time.Duration
 	// pods gives nodes their pod CIDRs (--cluster-cidr); nil: the default.
 	pods *nodeipam.Allocator
 	// retention is the stream's, from --retention-age/--retention-bytes.
@@ -58,6 +61,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", `address the embedded NATS server serves other wake processes on ("" = this process only)`)
 	fs.StringVar(&cfg.dnsListen, "dns-listen", dns.DefaultListen, `address cluster DNS (cluster.local) answers on, UDP and TCP ("" = none)`)
 	fs.BoolVar(&cfg.agent, "agent", os.Geteuid() == 0, "run a node agent for this machine (needs root; default on as root)")
+	fs.DurationVar(&cfg.metricRes, "metric-resolution", agent.DefaultMetricsResolution, "how often the local agent samples resource usage for kubectl top (metrics.k8s.io)")
 	var rf retentionFlags
 	rf.register(fs)
 	var cf clusterFlags
@@ -116,7 +120,7 @@ func up(ctx context.Context, cfg upConfig) error {
 	services := func(log *events.Log, view *projections.Projection) []runner {
 		out := allServicesWith(log, view, cfg.pods)
 		if cfg.agent {
-			if a := localAgent(cfg.dataDir, cfg.clusterCIDR(), log, view); a != nil {
+			if a := localAgent(cfg.dataDir, cfg.clusterCIDR(), cfg.metricRes, log, view); a != nil {
 				out = append(out, a)
 			}
 		}

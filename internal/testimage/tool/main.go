@@ -14,6 +14,7 @@
 //	tool write PATH TEXT  write TEXT to PATH
 //	tool fill PATH BYTES  write BYTES bytes of data (no holes) to PATH, sync, then sleep as "tool sleep"
 //	tool spawn N          start N child processes that sleep, then sleep as "tool sleep"
+//	tool burn SECONDS     keep one CPU busy for SECONDS seconds, then sleep as "tool sleep"
 package main
 
 import (
@@ -67,6 +68,11 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println("spawned", n)
+		sleep()
+	case "burn":
+		n, _ := strconv.Atoi(arg(2))
+		fmt.Println("burning for", n, "seconds")
+		burn(time.Duration(n) * time.Second)
 		sleep()
 	case "sleep":
 		sleep()
@@ -126,6 +132,22 @@ func sleep() {
 	<-term
 	fmt.Println("terminating")
 	os.Exit(143)
+}
+
+// burn spins on one CPU for d; SIGTERM ends it as it ends sleep.
+func burn(d time.Duration) {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		select {
+		case <-term:
+			fmt.Println("terminating")
+			os.Exit(143)
+		default:
+		}
+	}
+	signal.Stop(term)
 }
 
 // spawn starts n children of this program that sleep (they end with the
