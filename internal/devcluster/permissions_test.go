@@ -177,6 +177,26 @@ func TestDeployPermissions(t *testing.T) {
 	})
 	denied(ag, "agent deletes the log", "$JS.API.STREAM.DELETE.WAKE", func(ctx context.Context) error { return ag.js.DeleteStream(ctx, events.StreamName) })
 
+	// The gateway asks agents for logs, exec, images, port-forwards and
+	// metrics; an agent answers them; other roles may not ask.
+	sched := connect("scheduler")
+	for _, what := range []string{"logs", "exec", "images", "portforward", "metrics"} {
+		subject := "wake.node.n1." + what
+		sub, err := ag.nc.Subscribe(subject, func(m *nats.Msg) { m.Respond([]byte("ok")) })
+		allowed("agent answers "+subject, err)
+		allowed("agent answers "+subject, ag.nc.Flush())
+		if err != nil {
+			continue
+		}
+		_, err = gw.nc.Request(subject, nil, 2*time.Second)
+		allowed("gateway asks "+subject, err)
+		sub.Unsubscribe()
+	}
+	denied(sched, "scheduler asks for an exec", "wake.node.n1.exec", func(ctx context.Context) error {
+		_, err := sched.nc.RequestWithContext(ctx, "wake.node.n1.exec", nil)
+		return err
+	})
+
 	// A node without the join token is refused at connect.
 	if nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("agent", "wrong")); err == nil {
 		nc.Close()
