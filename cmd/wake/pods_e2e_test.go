@@ -99,6 +99,17 @@ func upInNetns(t *testing.T, upArgs ...string) (c *cluster, stop func()) {
 	stop = func() {
 		if !stopped {
 			stopped = true
+			// A deleted pod's object goes before its agent has removed the
+			// last container state: let it finish (containers outlive
+			// wake up by design, so stopping now would leave them).
+			deadline := time.Now().Add(30 * time.Second)
+			for time.Now().Before(deadline) {
+				left, _ := filepath.Glob(filepath.Join(dir, "data", "agent", "runtime", "containers", "*"))
+				if len(left) == 0 {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 			up.Process.Signal(os.Interrupt)
 			up.Wait()
 		}
