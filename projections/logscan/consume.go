@@ -21,6 +21,10 @@ import (
 // build six more headers per message that the client must parse again).
 const pullBatch = 8192
 
+// consumerCreated, when a test sets it, sees each consumer a read creates
+// before the read asks it for messages.
+var consumerCreated func(jetstream.Consumer)
+
 // ErrStop, returned by a callback, ends a read early without an error.
 var ErrStop = errors.New("stop")
 
@@ -66,6 +70,9 @@ func ConsumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter strin
 		return fmt.Errorf("read from %d: %w", from, err)
 	}
 	name := cons.CachedInfo().Name
+	if consumerCreated != nil {
+		consumerCreated(cons)
+	}
 	defer func() {
 		if log.JetStream().Conn().IsClosed() {
 			return
@@ -110,8 +117,35 @@ func ConsumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter strin
 	if err := ask(); err != nil {
 		return err
 	}
+	// askAgain retries the first request, answered "no responders": on a
+	// cluster, the consumer just created may not be reachable for a moment.
+	askAgain := func() (bool, error) {
+		if delivered != 0 || len(outstanding) != 1 || retries >= 20 {
+			return false, nil
+		}
+		retries++
+		asked -= outstanding[0]
+		outstanding = outstanding[:0]
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("read: %w", ctx.Err())
+		case <-time.After(time.Duration(retries) * 50 * time.Millisecond):
+		}
+		return true, ask()
+	}
 	for len(outstanding) > 0 {
 		m, err := sub.NextMsgWithContext(ctx)
+		// nats.go turns the server's 503 status into ErrNoResponders.
+		if errors.Is(err, nats.ErrNoResponders) || (err == nil && len(m.Data) == 0 && m.Header.Get("Status") == "503") {
+			again, err := askAgain()
+			if err != nil {
+				return err
+			}
+			if again {
+				continue
+			}
+			return fmt.Errorf("read: the consumer does not answer: %w", nats.ErrNoResponders)
+		}
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
@@ -119,24 +153,6 @@ func ConsumeOn(ctx context.Context, log *events.Log, nc *nats.Conn, filter strin
 			switch m.Header.Get("Status") {
 			case "404", "408": // nothing more now
 				return nil
-			case "503":
-				// No responders: on a cluster, the consumer just created
-				// may not be reachable for a moment. Ask again, briefly.
-				if delivered == 0 && len(outstanding) == 1 && retries < 20 {
-					retries++
-					asked -= outstanding[0]
-					outstanding = outstanding[:0]
-					select {
-					case <-ctx.Done():
-						return fmt.Errorf("read: %w", ctx.Err())
-					case <-time.After(time.Duration(retries) * 50 * time.Millisecond):
-					}
-					if err := ask(); err != nil {
-						return err
-					}
-					continue
-				}
-				return fmt.Errorf("read: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
 			case "409":
 				if strings.Contains(m.Header.Get("Description"), "Exceeded MaxRequest") {
 					return fmt.Errorf("read: %s", m.Header.Get("Description"))
