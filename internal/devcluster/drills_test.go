@@ -325,13 +325,18 @@ func (e *drillEnv) waitNodesReady(ctx context.Context, within time.Duration) err
 // and available, every node is Ready and every process runs, and returns
 // when that was first seen.
 func (e *drillEnv) waitConverged(ctx context.Context, within time.Duration) (time.Time, error) {
-	deadline := time.Now().Add(within)
-	var why string
+	start := time.Now()
+	deadline := start.Add(within)
+	var why, last string
 	for {
 		why = e.notConverged(ctx)
 		if why == "" {
+			if d := time.Since(start); d > 2*time.Second {
+				e.t.Logf("converged after %s; last waiting for: %s", d.Round(100*time.Millisecond), last)
+			}
 			return time.Now(), nil
 		}
+		last = why
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("after %s: %s", within, why)
 		}
