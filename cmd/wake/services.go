@@ -20,6 +20,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/endpoints"
 	"github.com/wakehq/wake/services/controllers/endpointslice"
 	"github.com/wakehq/wake/services/controllers/garbagecollector"
+	"github.com/wakehq/wake/services/controllers/hpa"
 	"github.com/wakehq/wake/services/controllers/job"
 	"github.com/wakehq/wake/services/controllers/namespace"
 	"github.com/wakehq/wake/services/controllers/nodeipam"
@@ -55,6 +56,7 @@ func controllerLoopsWith(log *events.Log, view *projections.Projection, pods *no
 		cronjob.Loop(log, view),
 		statefulset.Loop(log, view),
 		daemonset.Loop(log, view),
+		hpa.Loop(log, view),
 		endpoints.Loop(log, view),
 		endpointslice.Loop(log, view),
 		servicelb.Loop(log, view),

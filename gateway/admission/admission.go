@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,6 +66,8 @@ func Default(obj runtime.Object) {
 		defaultNetworkPolicy(o)
 	case *schedulingv1.PriorityClass:
 		defaultPriorityClass(o)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		defaultHPA(o)
 	}
 }
 
@@ -191,6 +194,8 @@ func validateContent(obj runtime.Object) field.ErrorList {
 		return validatePDB(o)
 	case *schedulingv1.PriorityClass:
 		return validatePriorityClass(o)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return validateHPA(o)
 	}
 	return field.ErrorList{field.InternalError(nil, fmt.Errorf("admission: no validation for %T", obj))}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -268,6 +269,10 @@ func validObjects() map[string]runtime.Object {
 			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 		}},
 		"PriorityClass": &schedulingv1.PriorityClass{ObjectMeta: om("high"), Value: 1000000},
+		"HorizontalPodAutoscaler": &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: om("web"), Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MaxReplicas:    3,
+		}},
 	}
 }
 

@@ -34,3 +34,20 @@ func Owned[T any, PT interface {
 	}
 	return out, byName
 }
+
+// Selected decodes the objects of a collection in ns that sel matches,
+// whoever controls them, in the view's order.
+func Selected[T any](view View, group, resource, ns string, sel labels.Selector) []*T {
+	objs, _ := view.List(group, resource, ns)
+	var out []*T
+	for _, o := range objs {
+		if !sel.Matches(labels.Set(o.Labels)) {
+			continue
+		}
+		var v T
+		if DecodeInto(o, &v) == nil {
+			out = append(out, &v)
+		}
+	}
+	return out
+}

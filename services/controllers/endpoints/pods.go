@@ -72,19 +72,7 @@ func Selected(view reconcile.View, svc *corev1.Service) ([]*corev1.Pod, bool) {
 	if svc.Spec.Selector == nil {
 		return nil, false
 	}
-	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	objs, _ := view.List("", "pods", svc.Namespace)
-	var out []*corev1.Pod
-	for _, o := range objs {
-		if !sel.Matches(labels.Set(o.Labels)) {
-			continue
-		}
-		var p corev1.Pod
-		if reconcile.DecodeInto(o, &p) == nil {
-			out = append(out, &p)
-		}
-	}
-	return out, true
+	return reconcile.Selected[corev1.Pod](view, "", "pods", svc.Namespace, labels.SelectorFromSet(svc.Spec.Selector)), true
 }
 
 // Hostname is the hostname a pod has under svc: its spec.hostname when its
