@@ -190,6 +190,10 @@ func TestDeployPermissions(t *testing.T) {
 		}
 		_, err = gw.nc.Request(subject, nil, 2*time.Second)
 		allowed("gateway asks "+subject, err)
+		if what == "metrics" { // the HorizontalPodAutoscaler's
+			_, err = ctl.nc.Request(subject, nil, 2*time.Second)
+			allowed("controllers ask "+subject, err)
+		}
 		sub.Unsubscribe()
 	}
 	denied(sched, "scheduler asks for an exec", "wake.node.n1.exec", func(ctx context.Context) error {
