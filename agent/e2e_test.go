@@ -178,6 +178,12 @@ func (h *harness) pod(name string) (*corev1.Pod, *projections.Object) {
 	return &p, o
 }
 
+// evicted reports whether pod name is Failed with reason Evicted.
+func (h *harness) evicted(name string) bool {
+	p, _ := h.pod(name)
+	return p != nil && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
+}
+
 func (h *harness) waitPod(t testing.TB, name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
 	t.Helper()
 	var p *corev1.Pod

@@ -77,18 +77,14 @@ func (a *Agent) evictOnce(ctx context.Context) {
 		a.evicting, a.evictedAt = over, a.now()
 		return
 	}
-	measure := a.cfg.Measure
-	if measure == nil {
-		measure = Measure
-	}
 	th := a.cfg.Pressure.withDefaults()
-	m := measure(a.cfg.StateDir)
+	m := a.measure()
 	var victim *evictedPod
 	switch p := evaluatePressure(m, th); {
 	case p.Memory:
 		victim = a.evictForMemory(ctx, m, th)
 	case p.Disk:
-		victim = a.evictForDisk(ctx, measure, th)
+		victim = a.evictForDisk(ctx, th)
 	case p.PID:
 		victim = a.evictForPIDs(m, th)
 	}

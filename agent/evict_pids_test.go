@@ -68,12 +68,7 @@ func TestPIDPressureMessage(t *testing.T) {
 // processes than any, however long the pressure lasts.
 func TestPIDPressureEvicts(t *testing.T) {
 	var short atomic.Bool
-	var h *harness
-	failed := func(name string) bool {
-		p, _ := h.pod(name)
-		return p != nil && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
-	}
-	h = newHarnessWith(t, func(c *Config) {
+	h := newHarnessWith(t, func(c *Config) {
 		c.PodCIDR = "10.254.0.0/24"
 		c.EvictionPeriod = 100 * time.Millisecond
 		c.Measure = func(dir string) Measures {
@@ -103,20 +98,20 @@ func TestPIDPressureEvicts(t *testing.T) {
 		}
 	}
 	short.Store(true)
-	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return failed("many") || failed("few") })
-	if !failed("many") || failed("few") {
-		t.Fatalf("many evicted %v, few %v: want the pod with more processes first", failed("many"), failed("few"))
+	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return h.evicted("many") || h.evicted("few") })
+	if !h.evicted("many") || h.evicted("few") {
+		t.Fatalf("many evicted %v, few %v: want the pod with more processes first", h.evicted("many"), h.evicted("few"))
 	}
 	p, _ := h.pod("many")
 	if want := "The node was low on resource: pids. Threshold quantity: 409, available: 96. "; p.Status.Message != want {
 		t.Errorf("message %q, want %q", p.Status.Message, want)
 	}
 	h.waitEvent(t, "many", "Evicted", "low on resource: pids")
-	h.wait(t, 30*time.Second, "few evicted", func() bool { return failed("few") || failed("high") })
-	if !failed("few") || failed("high") {
-		t.Fatalf("few evicted %v, high %v: want the lower priority first", failed("few"), failed("high"))
+	h.wait(t, 30*time.Second, "few evicted", func() bool { return h.evicted("few") || h.evicted("high") })
+	if !h.evicted("few") || h.evicted("high") {
+		t.Fatalf("few evicted %v, high %v: want the lower priority first", h.evicted("few"), h.evicted("high"))
 	}
-	h.waitPod(t, "high", "Failed, Evicted", func(*corev1.Pod) bool { return failed("high") })
+	h.waitPod(t, "high", "Failed, Evicted", func(*corev1.Pod) bool { return h.evicted("high") })
 	time.Sleep(time.Second) // ten more periods under pressure
 	if p, _ := h.pod("critical"); p == nil || p.Status.Phase != corev1.PodRunning {
 		t.Errorf("the critical pod: %+v", p)

@@ -164,9 +164,9 @@ func diskPressureMessage(m Measures, th PressureThresholds, pod *corev1.Pod, u p
 
 // evictForDisk answers DiskPressure: node-level space first (every image
 // no pod uses), then, if the measure still shows pressure, one pod.
-func (a *Agent) evictForDisk(ctx context.Context, measure func(string) Measures, th PressureThresholds) *evictedPod {
+func (a *Agent) evictForDisk(ctx context.Context, th PressureThresholds) *evictedPod {
 	a.reclaimImages()
-	m := measure(a.cfg.StateDir)
+	m := a.measure()
 	if !evaluatePressure(m, th).Disk {
 		a.log.Info("disk pressure relieved by image garbage collection, no pod evicted")
 		return nil

@@ -165,9 +165,7 @@ func TestStorageLimitsEvict(t *testing.T) {
 		"pod-limit":      "Pod ephemeral local storage usage exceeds the total limit of containers 2Mi. ",
 		"emptydir-limit": `Usage of EmptyDir volume "cache" exceeds the limit "1Mi". `,
 	} {
-		p := h.waitPod(t, name, "Failed, Evicted", func(p *corev1.Pod) bool {
-			return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
-		})
+		p := h.waitPod(t, name, "Failed, Evicted", func(*corev1.Pod) bool { return h.evicted(name) })
 		if p.Status.Message != msg {
 			t.Errorf("%s: message %q, want %q", name, p.Status.Message, msg)
 		}
@@ -251,13 +249,9 @@ func TestDiskPressureEvicts(t *testing.T) {
 		_, err := h.agent.images.Get(unused.ID)
 		return err != nil
 	})
-	failed := func(name string) bool {
-		p, _ := h.pod(name)
-		return p != nil && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
-	}
-	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return failed("heavy") || failed("light") || failed("critical") })
-	if !failed("heavy") || failed("light") {
-		t.Fatalf("heavy evicted %v, light %v: want the BestEffort heavy writer first", failed("heavy"), failed("light"))
+	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return h.evicted("heavy") || h.evicted("light") || h.evicted("critical") })
+	if !h.evicted("heavy") || h.evicted("light") {
+		t.Fatalf("heavy evicted %v, light %v: want the BestEffort heavy writer first", h.evicted("heavy"), h.evicted("light"))
 	}
 	p, _ := h.pod("heavy")
 	if want := "The node was low on resource: ephemeral-storage. "; !strings.HasPrefix(p.Status.Message, want) ||
@@ -265,7 +259,7 @@ func TestDiskPressureEvicts(t *testing.T) {
 		t.Errorf("message %q", p.Status.Message)
 	}
 	h.waitEvent(t, "heavy", "Evicted", "ephemeral-storage")
-	h.waitPod(t, "light", "Failed, Evicted", func(p *corev1.Pod) bool { return failed("light") })
+	h.waitPod(t, "light", "Failed, Evicted", func(p *corev1.Pod) bool { return h.evicted("light") })
 	time.Sleep(time.Second) // ten more periods under pressure
 	if p, _ := h.pod("critical"); p == nil || p.Status.Phase != corev1.PodRunning {
 		t.Errorf("the critical pod: %+v", p)

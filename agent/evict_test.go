@@ -114,10 +114,6 @@ func TestMemoryEvictionMessage(t *testing.T) {
 func TestMemoryPressureEvicts(t *testing.T) {
 	var short atomic.Bool
 	var h *harness
-	failed := func(name string) bool {
-		p, _ := h.pod(name)
-		return p != nil && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
-	}
 	// Memory is short until both pods over their requests are gone, as
 	// if their usage were what ran the node short.
 	h = newHarnessWith(t, func(c *Config) {
@@ -125,7 +121,7 @@ func TestMemoryPressureEvicts(t *testing.T) {
 		c.EvictionPeriod = 100 * time.Millisecond
 		c.Measure = func(dir string) Measures {
 			m := Measure(dir)
-			if short.Load() && !(failed("burstable") && failed("besteffort")) {
+			if short.Load() && !(h.evicted("burstable") && h.evicted("besteffort")) {
 				m.MemAvailable = 10 << 20 // under the 100Mi threshold
 			}
 			return m
@@ -143,9 +139,9 @@ func TestMemoryPressureEvicts(t *testing.T) {
 		h.waitPod(t, name, "Running", running)
 	}
 	short.Store(true)
-	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return failed("burstable") || failed("besteffort") || failed("guaranteed") })
-	if !failed("burstable") || failed("besteffort") {
-		t.Fatalf("burstable evicted %v, besteffort %v: want the low-priority Burstable pod first", failed("burstable"), failed("besteffort"))
+	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return h.evicted("burstable") || h.evicted("besteffort") || h.evicted("guaranteed") })
+	if !h.evicted("burstable") || h.evicted("besteffort") {
+		t.Fatalf("burstable evicted %v, besteffort %v: want the low-priority Burstable pod first", h.evicted("burstable"), h.evicted("besteffort"))
 	}
 	p, _ := h.pod("burstable")
 	want := regexp.MustCompile(`^The node was low on resource: memory\. Threshold quantity: 100Mi, available: 10Mi\. ` +
@@ -160,7 +156,7 @@ func TestMemoryPressureEvicts(t *testing.T) {
 			t.Errorf("the evicted pod's container %s is still there", c.ID)
 		}
 	}
-	h.waitPod(t, "besteffort", "Failed, Evicted", func(*corev1.Pod) bool { return failed("besteffort") })
+	h.waitPod(t, "besteffort", "Failed, Evicted", func(*corev1.Pod) bool { return h.evicted("besteffort") })
 	time.Sleep(500 * time.Millisecond) // a few more periods: nothing else goes
 	if g, _ := h.pod("guaranteed"); g == nil || g.Status.Phase != corev1.PodRunning {
 		t.Errorf("the Guaranteed pod: %+v", g)

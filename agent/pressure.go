@@ -178,16 +178,20 @@ func pressureConditions(p Pressure, prev []corev1.NodeCondition, now time.Time) 
 	return out
 }
 
+// measure measures the node now (Config.Measure, a test's, or Measure).
+func (a *Agent) measure() Measures {
+	if a.cfg.Measure != nil {
+		return a.cfg.Measure(a.cfg.StateDir)
+	}
+	return Measure(a.cfg.StateDir)
+}
+
 // withPressure replaces st's pressure conditions by those measured now
 // (the other conditions keep their place).
 func (a *Agent) withPressure(st *corev1.NodeStatus, prev *corev1.NodeStatus) {
-	measure := a.cfg.Measure
-	if measure == nil {
-		measure = Measure
-	}
 	th := a.cfg.Pressure.withDefaults()
 	now := a.now()
-	p := a.pressure.observe(evaluatePressure(measure(a.cfg.StateDir), th), now, th.TransitionPeriod)
+	p := a.pressure.observe(evaluatePressure(a.measure(), th), now, th.TransitionPeriod)
 	var prevConds []corev1.NodeCondition
 	if prev != nil {
 		prevConds = prev.Conditions
@@ -228,11 +232,7 @@ func (a *Agent) imageGC(ctx context.Context) error {
 // used first, when the state directory's file system is above the high
 // threshold, until it is under the low one (or nothing more may go).
 func (a *Agent) collectImages(p image.GCPolicy) {
-	measure := a.cfg.Measure
-	if measure == nil {
-		measure = Measure
-	}
-	m := measure(a.cfg.StateDir)
+	m := a.measure()
 	target := p.GCTarget(m.DiskSize-m.DiskAvailable, m.DiskSize)
 	if target <= 0 {
 		return
