@@ -21,6 +21,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/deployment"
 	"github.com/wakehq/wake/services/controllers/replicaset"
 	"github.com/wakehq/wake/services/controllers/replicaset/kubelettest"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
 // TestKubectlRollout drives the controllers through the real gateway with
@@ -36,21 +37,11 @@ func TestKubectlRollout(t *testing.T) {
 	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{"tok": {Name: "tester"}}})
 	ts := httptest.NewUnstartedServer(gw.Handler())
 	ts.StartTLS()
-	runs := []func(context.Context) error{
+	reconciletest.Go(t, ctx, cancel,
 		func(ctx context.Context) error { return proj.Run(ctx, log, nil) },
 		replicaset.Loop(log, proj).Run, deployment.Loop(log, proj).Run, kubelettest.Loop(log, proj, nil).Run,
-	}
-	done := make(chan struct{}, len(runs))
-	for _, run := range runs {
-		go func() { run(ctx); done <- struct{}{} }()
-	}
-	t.Cleanup(func() {
-		ts.Close()
-		cancel()
-		for range runs {
-			<-done
-		}
-	})
+	)
+	t.Cleanup(ts.Close) // before the loops stop
 	<-proj.Ready()
 	if err := gw.Bootstrap(ctx); err != nil {
 		t.Fatal(err)

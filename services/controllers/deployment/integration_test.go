@@ -22,6 +22,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/replicaset"
 	"github.com/wakehq/wake/services/controllers/replicaset/kubelettest"
 	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
 var (
@@ -45,22 +46,12 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	proj := projections.New(projections.Options{})
-	runs := []func(context.Context) error{
+	reconciletest.Go(t, ctx, cancel,
 		func(ctx context.Context) error { return proj.Run(ctx, log, nil) },
 		replicaset.Loop(log, proj).Run,
 		deployment.Loop(log, proj).Run,
 		kubelettest.Loop(log, proj, nil).Run,
-	}
-	done := make(chan struct{}, len(runs))
-	for _, run := range runs {
-		go func() { run(ctx); done <- struct{}{} }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range runs {
-			<-done
-		}
-	})
+	)
 	<-proj.Ready()
 	return &cluster{log: log, proj: proj}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/replicaset"
 	"github.com/wakehq/wake/services/controllers/replicaset/kubelettest"
 	"github.com/wakehq/wake/services/reconcile"
+	"github.com/wakehq/wake/services/reconcile/reconciletest"
 )
 
 // fakeMetrics reports the same CPU usage for every pod.
@@ -69,23 +70,13 @@ func TestAutoscalesThroughTheLog(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	loop := hpa.NewLoop(log, proj, m, 50*time.Millisecond)
 	loop.Now = clk.now
-	runs := []func(context.Context) error{
+	reconciletest.Go(t, ctx, cancel,
 		func(ctx context.Context) error { return proj.Run(ctx, log, nil) },
 		replicaset.Loop(log, proj).Run,
 		deployment.Loop(log, proj).Run,
 		kubelettest.Loop(log, proj, nil).Run,
 		loop.Run,
-	}
-	done := make(chan struct{}, len(runs))
-	for _, run := range runs {
-		go func() { run(ctx); done <- struct{}{} }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range runs {
-			<-done
-		}
-	})
+	)
 	<-proj.Ready()
 
 	one := int32(1)
