@@ -9,6 +9,18 @@ import (
 	"github.com/wakehq/wake/projections"
 )
 
+// AllOf is a Loop's ResyncKeys that resyncs every object of the resource.
+func AllOf(group, resource string) func(View) []events.Ref {
+	return func(view View) []events.Ref {
+		objs, _ := view.List(group, resource, "")
+		refs := make([]events.Ref, len(objs))
+		for i, o := range objs {
+			refs[i] = o.Ref
+		}
+		return refs
+	}
+}
+
 // TimedResync is a Loop's ResyncKeys for controllers with time-driven work:
 // every object of the resource on the first call and every full interval,
 // else only those for which timed reports that only time will change them.

@@ -34,16 +34,9 @@ func NewLoop(log *events.Log, view *projections.Projection, m Metrics, interval 
 	c := &controller{metrics: m, history: map[events.Ref]histories{}}
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: c.reconcile,
-		Keys:   Keys,
-		Resync: interval,
-		ResyncKeys: func(v reconcile.View) []events.Ref {
-			objs, _ := v.List("autoscaling", "horizontalpodautoscalers", "")
-			out := make([]events.Ref, len(objs))
-			for i, o := range objs {
-				out[i] = o.Ref
-			}
-			return out
-		},
+		Keys:       Keys,
+		Resync:     interval,
+		ResyncKeys: reconcile.AllOf("autoscaling", "horizontalpodautoscalers"),
 	}
 }
 

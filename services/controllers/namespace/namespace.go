@@ -36,15 +36,8 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 			}
 			return nil
 		},
-		ResyncKeys: func(view reconcile.View) []events.Ref {
-			objs, _ := view.List("", "namespaces", "")
-			refs := make([]events.Ref, len(objs))
-			for i, o := range objs {
-				refs[i] = o.Ref
-			}
-			return refs
-		},
-		Resync: time.Minute,
+		ResyncKeys: reconcile.AllOf("", "namespaces"),
+		Resync:     time.Minute,
 	}
 }
 

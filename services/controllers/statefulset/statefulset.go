@@ -30,16 +30,9 @@ var (
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys: Keys,
-		ResyncKeys: func(v reconcile.View) []events.Ref {
-			objs, _ := v.List("apps", "statefulsets", "")
-			refs := make([]events.Ref, len(objs))
-			for i, o := range objs {
-				refs[i] = o.Ref
-			}
-			return refs
-		},
-		Resync: 30 * time.Second,
+		Keys:       Keys,
+		ResyncKeys: reconcile.AllOf("apps", "statefulsets"),
+		Resync:     30 * time.Second,
 	}
 }
 

@@ -36,14 +36,7 @@ func Loop(log *events.Log, view *projections.Projection, skip func(*corev1.Pod) 
 			}
 			return nil
 		},
-		ResyncKeys: func(v reconcile.View) []events.Ref {
-			objs, _ := v.List("", "pods", "")
-			refs := make([]events.Ref, len(objs))
-			for i, o := range objs {
-				refs[i] = o.Ref
-			}
-			return refs
-		},
+		ResyncKeys: reconcile.AllOf("", "pods"),
 	}
 }
 
