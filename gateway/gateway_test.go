@@ -42,7 +42,7 @@ func startWith(t testing.TB, tune func(*gateway.Config)) *env {
 		defer close(done)
 		proj.Run(ctx, log, nil)
 	}()
-	cfg := gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester"}}}
+	cfg := gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester", Groups: []string{gateway.AdminGroup}}}}
 	if tune != nil {
 		tune(&cfg)
 	}

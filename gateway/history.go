@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,12 +78,33 @@ func (s *Server) routeWake(r chi.Router) {
 	r.Get("/objects/{group}/{resource}/{namespace}", s.wakeHandler(s.serveObjectsAt))
 	r.Get("/objects/{group}/{resource}/{namespace}/{name}", s.wakeHandler(s.serveObjectsAt))
 	r.Get("/resourceversion", s.wakeHandler(s.serveResourceVersion))
-	r.Get("/events", s.wakeHandler(s.serveEvents))
-	r.Get("/replay", s.wakeHandler(s.serveReplay))
-	r.Get("/audit/verify", s.wakeHandler(s.serveAuditVerify))
+	r.Get("/events", adminOnly("events", s.wakeHandler(s.serveEvents)))
+	r.Get("/replay", adminOnly("replay", s.wakeHandler(s.serveReplay)))
+	r.Get("/audit/verify", adminOnly("audit", s.wakeHandler(s.serveAuditVerify)))
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, notFoundPath(req.URL.Path), schema.GroupResource{}, "")
 	})
+}
+
+// AdminGroup is the group whose members may read the whole log: every
+// event of every kind, Secrets included.
+const AdminGroup = "system:masters"
+
+// adminOnly serves the whole log (the event feed, replay, audit) to
+// admins only, and 403 to everyone else.
+func adminOnly(resource string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := userFrom(r.Context())
+		if !slices.Contains(u.Groups, AdminGroup) {
+			err := apierrors.NewForbidden(schema.GroupResource{Group: WakeGroup, Resource: resource}, "",
+				fmt.Errorf("the whole log is for members of %s only", AdminGroup))
+			err.ErrStatus.Message = fmt.Sprintf("%s is forbidden: User %q cannot get resource %q in API group %q: the whole log is for members of %s only",
+				resource, u.Name, resource, WakeGroup, AdminGroup)
+			writeError(w, r, err, schema.GroupResource{Group: WakeGroup, Resource: resource}, "")
+			return
+		}
+		next(w, r)
+	}
 }
 
 func (s *Server) wakeHandler(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {

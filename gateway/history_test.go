@@ -41,7 +41,8 @@ func startHistory(t testing.TB, opts projections.Options, memory bool) *env {
 		defer close(done)
 		proj.Run(ctx, log, nil)
 	}()
-	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester"}}})
+	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester", Groups: []string{gateway.AdminGroup}},
+		viewerToken: {Name: "viewer", Groups: []string{"system:authenticated"}}}})
 	ts := httptest.NewUnstartedServer(gw.Handler())
 	ts.StartTLS()
 	t.Cleanup(func() {

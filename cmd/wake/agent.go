@@ -17,6 +17,7 @@ import (
 	"github.com/wakehq/wake/agent"
 	"github.com/wakehq/wake/agent/runtime/libct"
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 	"github.com/wakehq/wake/projections"
 )
 
@@ -41,11 +42,17 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	insecure := fs.String("insecure-registries", "", "registries (host:port, comma-separated) reached over plain HTTP")
 	metricRes := fs.Duration("metric-resolution", agent.DefaultMetricsResolution, "how often resource usage is sampled for kubectl top (metrics.k8s.io)")
 	protect := fs.String("protect", "", "more host paths (comma-separated) that hostPath volumes may never reach, e.g. the NATS data directory")
+	join := fs.String("join", os.Getenv("WAKE_JOIN_TOKEN"), "join token from `wake join NODE` on the control plane's machine: stored in the state directory, needed once (env WAKE_JOIN_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("the agent needs root (namespaces, cgroups, mounts, network)")
+	}
+	nodeSet := false
+	fs.Visit(func(f *flag.Flag) { nodeSet = nodeSet || f.Name == "node" })
+	if err := useJoin(&nf, *state, *join, node, nodeSet); err != nil {
+		return err
 	}
 	nc, err := nf.dial(ctx, "wake agent "+*node)
 	if err != nil {
@@ -115,4 +122,63 @@ func localAgent(dataDir, clusterCIDR string, metricRes time.Duration, log *event
 		return nil
 	}
 	return a
+}
+
+// Files of a joined agent's state directory.
+const (
+	joinedCreds = "nats.creds"
+	joinedCA    = "nats-ca.crt"
+	joinedURL   = "nats-url"
+	joinedNode  = "node"
+)
+
+// useJoin sets the agent's NATS identity: from a join token, which it
+// stores in the state directory (mode 0600) for every later start, or
+// from what an earlier join stored there. Flags given explicitly win.
+func useJoin(nf *natsFlags, state, token string, node *string, nodeSet bool) error {
+	nf.role = access.Agent
+	if token != "" {
+		j, err := access.ParseJoinToken(token)
+		if err != nil {
+			return err
+		}
+		if nodeSet && *node != j.Node {
+			return fmt.Errorf("--node %s, but the join token is for node %s", *node, j.Node)
+		}
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return err
+		}
+		files := map[string]string{joinedCreds: j.Creds, joinedURL: j.Servers, joinedCA: j.CA, joinedNode: j.Node}
+		for name, content := range files {
+			path := filepath.Join(state, name)
+			if content == "" {
+				os.Remove(path)
+				continue
+			}
+			if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
+				return err
+			}
+			if err := os.Rename(path+".tmp", path); err != nil {
+				return err
+			}
+		}
+		slog.Info("joined: credentials stored", "node", j.Node, "servers", j.Servers, "state", state)
+	}
+	if b, err := os.ReadFile(filepath.Join(state, joinedNode)); err == nil {
+		joined := strings.TrimSpace(string(b))
+		if nodeSet && *node != joined {
+			return fmt.Errorf("--node %s, but this agent joined as node %s (%s)", *node, joined, state)
+		}
+		*node = joined
+	}
+	if b, err := os.ReadFile(filepath.Join(state, joinedURL)); err == nil && nf.url == "" {
+		nf.url = strings.TrimSpace(string(b))
+	}
+	if path := filepath.Join(state, joinedCreds); nf.creds == "" && fileExists(path) {
+		nf.creds = path
+	}
+	if path := filepath.Join(state, joinedCA); nf.ca == "" && fileExists(path) {
+		nf.ca = path
+	}
+	return nil
 }

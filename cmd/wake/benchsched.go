@@ -195,9 +195,11 @@ func (r *schedRun) startSched(ctx context.Context) error {
 		return err
 	}
 	r.report(figure{name: "start (empty data dir)", value: ms(time.Since(c.started))})
-	nc, err := nats.Connect("nats://"+r.natsAddr, nats.MaxReconnects(-1))
+	// The child's admin credentials, as any command beside it finds them.
+	nf := natsFlags{url: "nats://" + r.natsAddr, dataDir: r.dir}
+	nc, err := nf.connect("wake bench-sched")
 	if err != nil {
-		return fmt.Errorf("nats: %w", err)
+		return err
 	}
 	context.AfterFunc(ctx, nc.Close)
 	if r.js, err = jetstream.New(nc); err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/dns"
 )
@@ -21,7 +22,7 @@ import (
 // log with its own projection. It takes no lease: every replica serves.
 func runDNS(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
-	var nf natsFlags
+	nf := natsFlags{role: access.Gateway} // it only reads, as a gateway does
 	nf.register(fs)
 	var cfg dns.Config
 	var upstreams string

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/wakehq/wake/events/access"
 	"github.com/wakehq/wake/gateway/pki"
 )
 
@@ -19,11 +20,12 @@ func runGateway(ctx context.Context, args []string, stdout io.Writer) error {
 	home, _ := os.UserHomeDir()
 	dataDir := fs.String("data", filepath.Join(home, ".wake"), "directory holding pki/ (the CA) and tokens.csv")
 	listen := fs.String("listen", "0.0.0.0:6443", "address to serve HTTPS on")
-	var nf natsFlags
+	nf := natsFlags{role: access.Gateway}
 	nf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	nf.dataDir = *dataDir
 	nc, err := nf.dial(ctx, "wake gateway")
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ const imageUsage = `usage:
   wake image ls [--node N] [-o json]
   wake image import [--node N] FILE     (a docker-archive or OCI-layout tarball)
 (--node defaults to this machine's hostname; NATS flags: --nats, default
-nats://127.0.0.1:4222, the embedded server of wake up)`
+the embedded server of the local wake up, with its admin credentials)`
 
 // runImage lists and imports the images of a node's store. The store is
 // not safe for several processes, so both go through the node's agent on
@@ -53,9 +53,6 @@ func runImage(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if (sub == "import") != (file != "") {
 		return errors.New(imageUsage)
-	}
-	if nf.url == "" {
-		nf.url = "nats://127.0.0.1:4222"
 	}
 	nc, err := nf.connect("wake image " + sub)
 	if err != nil {

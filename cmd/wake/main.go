@@ -39,6 +39,7 @@ var commands = map[string]command{
 	"replay":      {"rebuild the state from the log and compare it with the live one", runReplay},
 	"audit":       {"verify the log's hash chain (audit verify); who did what (--user, --since)", runAudit},
 	"sink":        {"CloudEvents HTTP sinks: sink add NAME --url URL [filters], sink ls, sink rm NAME", runSink},
+	"join":        {"on the control plane's machine: a token that lets one node's agent join (wake agent --join)", runJoin},
 	"image":       {"a node's images through its agent: image ls [--node N], image import FILE", runImage},
 	"dev":         {"a whole cluster on this machine (dev cluster) for demos and drills; dev nats runs one of its NATS servers", runDev},
 }

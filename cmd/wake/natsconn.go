@@ -1,18 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 )
 
 // natsFlags are how every role reaches a NATS cluster: URLs, credentials,
@@ -24,6 +28,11 @@ type natsFlags struct {
 	cert     string
 	key      string
 	replicas int
+	// role picks the local `wake up`'s credentials when none are named
+	// (admin when empty); dataDir is where to look (defaultDataDir when
+	// empty).
+	role    access.Role
+	dataDir string
 }
 
 // register adds the flags to fs; each also reads an environment variable,
@@ -38,22 +47,49 @@ func (f *natsFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.replicas, "replicas", replicas, "replicas of the stream and buckets wake creates (3 on a cluster; 0 keeps what exists, else 1) (env WAKE_REPLICAS)")
 }
 
-// connect dials the cluster, reconnecting for ever.
+// connect dials the cluster, reconnecting for ever. Credentials and CA
+// not named by flags are the local `wake up`'s: its data directory's
+// credentials file for the role (else admin's) and its CA, so commands
+// run beside `wake up` need no flags; a URL with a user and password
+// brings its own.
 func (f *natsFlags) connect(name string) (*nats.Conn, error) {
+	dataDir := cmp.Or(f.dataDir, defaultDataDir())
 	if f.url == "" {
-		return nil, errors.New("--nats is required")
+		f.url = localNATSURL(dataDir)
+	}
+	if f.url == "" {
+		return nil, errors.New("--nats is required (no local wake up serves NATS to other processes)")
 	}
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+	if f.creds == "" && !strings.Contains(f.url, "@") {
+		for _, role := range []access.Role{cmp.Or(f.role, access.Admin), access.Admin} {
+			if path := credsPath(dataDir, role); fileExists(path) {
+				f.creds = path
+				break
+			}
+		}
+	}
 	if f.creds != "" {
 		opts = append(opts, nats.UserCredentials(f.creds))
 	}
-	if f.ca != "" {
+	switch local := filepath.Join(dataDir, "pki", "ca.crt"); {
+	case f.ca != "":
 		opts = append(opts, nats.RootCAs(f.ca))
+	case fileExists(local):
+		trust, err := trustCA(local)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, trust)
 	}
 	if f.cert != "" || f.key != "" {
 		opts = append(opts, nats.ClientCert(f.cert, f.key))
 	}
 	nc, err := nats.Connect(f.url, opts...)
+	if errors.Is(err, nats.ErrAuthorization) && f.creds == "" {
+		return nil, fmt.Errorf("nats %s: %w: no credentials found in %s; pass --nats-creds, or set WAKE_DATA to the data directory of the wake up serving it",
+			f.url, err, filepath.Join(dataDir, credsDir))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", f.url, err)
 	}
@@ -98,4 +134,9 @@ func openLog(ctx context.Context, nc *nats.Conn, cfg events.Config) (*events.Log
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -208,7 +208,8 @@ spec:
 // run runs a command in the cluster's network namespace.
 func (c *cluster) run(path string, args ...string) (string, error) {
 	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "KUBECACHEDIR="+filepath.Join(c.dir, "kubecache"))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "KUBECACHEDIR="+filepath.Join(c.dir, "kubecache"),
+		"WAKE_DATA="+filepath.Join(c.dir, "data"))
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := netnsexec.StartIn(c.netns, cmd.Start); err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/controllers/cronjob"
 	"github.com/wakehq/wake/services/controllers/daemonset"
@@ -152,7 +153,7 @@ func runRoleCommandWith(ctx context.Context, name string, args []string, stdout 
 	if flags != nil {
 		check = flags(fs)
 	}
-	var nf natsFlags
+	nf := natsFlags{role: access.Role(name)}
 	nf.register(fs)
 	host, _ := os.Hostname()
 	id := fs.String("id", fmt.Sprintf("%s-%d", host, os.Getpid()), "this replica's identity in leader election")

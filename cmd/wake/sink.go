@@ -16,10 +16,10 @@ import (
 )
 
 const sinkUsage = `usage:
-  wake sink add NAME --url URL [--resource R] [--namespace NS] [--type T] [--from SEQ]
+  wake sink add NAME --url URL [--resource R] [--namespace NS] [--type T] [--from SEQ] [--secrets metadata|full]
   wake sink ls
   wake sink rm NAME
-(NATS flags: --nats, default nats://127.0.0.1:4222, the embedded server of wake up)`
+(NATS flags: --nats, default the embedded server of the local wake up, with its admin credentials)`
 
 // runSink manages CloudEvents HTTP sinks in the WAKE_SINKS bucket, talking
 // to NATS directly; the sink service (in wake up and wake controllers)
@@ -39,6 +39,7 @@ func runSink(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.StringVar(&reg.Namespace, "namespace", "", "only this namespace (default all, and cluster-scoped objects)")
 		fs.StringVar(&reg.Type, "type", "", "only this event type: created, updated, deleted or a full type")
 		fs.Uint64Var(&reg.From, "from", 0, "first stream sequence to deliver (default: every retained event)")
+		fs.StringVar(&reg.Secrets, "secrets", "", "deliver Secrets too: metadata (without their values) or full (default: no Secrets)")
 	}
 	// Flags may come before or after NAME.
 	if err := fs.Parse(args[1:]); err != nil {
@@ -53,9 +54,6 @@ func runSink(ctx context.Context, args []string, stdout io.Writer) error {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), sinkUsage)
 		}
-	}
-	if nf.url == "" {
-		nf.url = "nats://127.0.0.1:4222"
 	}
 	if (sub == "ls") != (name == "") {
 		return errors.New(sinkUsage)
@@ -100,7 +98,7 @@ func listSinks(ctx context.Context, js jetstream.JetStream, store *sink.Store, s
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tURL\tRESOURCE\tNAMESPACE\tTYPE\tDELIVERED\tPENDING")
+	fmt.Fprintln(tw, "NAME\tURL\tRESOURCE\tNAMESPACE\tTYPE\tSECRETS\tDELIVERED\tPENDING")
 	for _, r := range regs {
 		delivered, pending := "-", "-"
 		if c, err := js.Consumer(ctx, events.StreamName, sink.ConsumerName(r.Name)); err == nil {
@@ -109,7 +107,11 @@ func listSinks(ctx context.Context, js jetstream.JetStream, store *sink.Store, s
 				pending = strconv.FormatUint(info.NumPending+uint64(info.NumAckPending), 10)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.URL, orAll(r.Resource), orAll(r.Namespace), orAll(r.Type), delivered, pending)
+		secrets := r.Secrets
+		if secrets == "" {
+			secrets = "none"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.URL, orAll(r.Resource), orAll(r.Namespace), orAll(r.Type), secrets, delivered, pending)
 	}
 	return tw.Flush()
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wakehq/wake/agent"
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 	"github.com/wakehq/wake/events/embedded"
 	"github.com/wakehq/wake/gateway"
 	"github.com/wakehq/wake/gateway/pki"
@@ -88,16 +89,15 @@ func up(ctx context.Context, cfg upConfig) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return err
 	}
-	nc, stopNATS, err := connectNATS(cfg)
-	if err != nil {
-		return err
-	}
-	defer stopNATS()
-
 	ca, err := pki.LoadOrCreateCA(filepath.Join(cfg.dataDir, "pki"))
 	if err != nil {
 		return fmt.Errorf("CA: %w", err)
 	}
+	nc, stopNATS, err := connectNATS(cfg, ca)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
 	tokens, adminToken, err := loadOrCreateTokens(filepath.Join(cfg.dataDir, "tokens.csv"))
 	if err != nil {
 		return err
@@ -293,25 +293,49 @@ func advertise(ln net.Listener) gateway.ServiceNetwork {
 	return gateway.ServiceNetwork{AdvertiseAddress: ip.String(), AdvertisePort: int32(addr.Port)}
 }
 
-// connectNATS connects to the external server, or starts the embedded one.
-func connectNATS(cfg upConfig) (*nats.Conn, func(), error) {
+// connectNATS connects to the external server, or starts the embedded one:
+// it admits only the identities of the data directory's authority
+// (<data>/nats-keys), and TLS with a certificate of ca beyond loopback.
+func connectNATS(cfg upConfig, ca *pki.CA) (*nats.Conn, func(), error) {
 	if cfg.natsURL != "" {
-		nc, err := nats.Connect(cfg.natsURL, nats.Name("wake up"), nats.MaxReconnects(-1))
+		nf := natsFlags{url: cfg.natsURL, role: access.Admin, dataDir: cfg.dataDir}
+		nc, err := nf.connect("wake up")
 		if err != nil {
-			return nil, nil, fmt.Errorf("nats %s: %w", cfg.natsURL, err)
+			return nil, nil, err
 		}
 		return nc, nc.Close, nil
 	}
-	srv, err := embedded.Start(embedded.Options{Dir: filepath.Join(cfg.dataDir, "nats"), Listen: cfg.natsListen, NoSync: cfg.noSync})
+	auth, err := loadAuthority(cfg.dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := embedded.Connect(srv, "wake up")
+	opts := embedded.Options{Dir: filepath.Join(cfg.dataDir, "nats"), Listen: cfg.natsListen, NoSync: cfg.noSync, Auth: auth}
+	if host, _, err := net.SplitHostPort(cfg.natsListen); err == nil && !embedded.Loopback(host) {
+		cert, err := ca.ServerCert(serverNames(host)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.TLS = pki.ServerTLS(cert)
+	}
+	srv, err := embedded.Start(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	self, err := auth.Issue(access.Up, "", "wake up")
+	if err == nil && cfg.natsListen != "" {
+		err = writeNATSURL(cfg.dataDir, natsURL(srv.Addr().String(), opts.TLS != nil))
+	}
 	if err != nil {
 		srv.Shutdown()
 		return nil, nil, err
 	}
-	slog.Info("embedded NATS server started", "store", filepath.Join(cfg.dataDir, "nats"), "listen", cfg.natsListen)
+	nc, err := embedded.Connect(srv, "wake up", self.Option())
+	if err != nil {
+		srv.Shutdown()
+		return nil, nil, err
+	}
+	slog.Info("embedded NATS server started", "store", opts.Dir, "listen", cfg.natsListen, "tls", opts.TLS != nil,
+		"credentials", filepath.Join(cfg.dataDir, credsDir))
 	return nc, func() {
 		nc.Drain()
 		srv.Shutdown()

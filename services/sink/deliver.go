@@ -90,7 +90,8 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.TermWithReason("does not decode")
 		return
 	}
-	if !w.reg.matches(ev) {
+	ev, ok := w.reg.redact(ev)
+	if !ok || !w.reg.matches(ev) {
 		w.settle(ctx, m)
 		return
 	}

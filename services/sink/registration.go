@@ -36,7 +36,19 @@ type Registration struct {
 	// From is the first stream sequence delivered; 0 delivers every event
 	// the stream retains.
 	From uint64 `json:"from,omitempty"`
+	// Secrets is what the sink receives of Secrets: nothing (empty, the
+	// default), SecretsMetadata or SecretsFull. Its owner opts in.
+	Secrets string `json:"secrets,omitempty"`
 }
+
+// What a sink may receive of Secrets, beyond nothing.
+const (
+	// SecretsMetadata delivers Secrets without their data, stringData
+	// and the last-applied annotation (which holds them too).
+	SecretsMetadata = "metadata"
+	// SecretsFull delivers Secrets as they are, values included.
+	SecretsFull = "full"
+)
 
 // Normalize validates r and returns it in canonical form: the resource
 // resolved the way kubectl resolves it ("deploy" → "deployments.apps"),
@@ -67,6 +79,14 @@ func (r Registration) Normalize() (Registration, error) {
 		if errs := validation.IsDNS1123Label(r.Namespace); len(errs) > 0 {
 			return r, fmt.Errorf("%w %q: namespace %q: %s", ErrInvalid, r.Name, r.Namespace, strings.Join(errs, "; "))
 		}
+	}
+	switch r.Secrets {
+	case "", SecretsMetadata, SecretsFull:
+	default:
+		return r, fmt.Errorf("%w %q: secrets %q: want %s or %s (or nothing: Secrets are not delivered)", ErrInvalid, r.Name, r.Secrets, SecretsMetadata, SecretsFull)
+	}
+	if r.Resource == "secrets" && r.Secrets == "" {
+		return r, fmt.Errorf("%w %q: a sink of secrets receives nothing unless it opts in: secrets %s or %s", ErrInvalid, r.Name, SecretsMetadata, SecretsFull)
 	}
 	if r.Type != "" {
 		t := events.Type(r.Type)

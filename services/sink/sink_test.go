@@ -260,7 +260,7 @@ func TestFilters(t *testing.T) {
 	e.write(t, 3, true)
 	e.write(t, 2, false)
 	nothing, deleted, deploys := &recorder{}, &recorder{}, &recorder{}
-	e.add(t, sink.Registration{Name: "nothing", URL: nothing.serve(t), Resource: "secrets", Namespace: "default"})
+	e.add(t, sink.Registration{Name: "nothing", URL: nothing.serve(t), Resource: "secrets", Namespace: "default", Secrets: sink.SecretsMetadata})
 	e.add(t, sink.Registration{Name: "typed-nothing", URL: nothing.serve(t), Resource: "deploy", Type: "deleted"})
 	e.add(t, sink.Registration{Name: "deleted", URL: deleted.serve(t), Type: "deleted"})
 	e.add(t, sink.Registration{Name: "deploys", URL: deploys.serve(t), Resource: "deployments.apps", From: 4})
