@@ -85,14 +85,39 @@ func writeNATSURL(dataDir, url string) error {
 	return os.WriteFile(filepath.Join(dataDir, urlFile), []byte(url+"\n"), 0o644)
 }
 
-// localNATSURL is the URL the data directory's `wake up` last served its
-// embedded NATS server on, "" if none.
-func localNATSURL(dataDir string) string {
+// servedNATSURL is the URL the data directory's `wake up` last served its
+// embedded NATS server on, as it listens (its host may be 0.0.0.0); ""
+// if none.
+func servedNATSURL(dataDir string) string {
 	b, err := os.ReadFile(filepath.Join(dataDir, urlFile))
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// localNATSURL is servedNATSURL as this machine reaches it: an
+// unspecified host is 127.0.0.1, which the server's certificate names.
+func localNATSURL(dataDir string) string {
+	return withHost(servedNATSURL(dataDir), func(net.IP) string { return "127.0.0.1" })
+}
+
+// withHost is url with an unspecified host replaced by host's answer;
+// other URLs are returned as they are.
+func withHost(url string, host func(net.IP) string) string {
+	scheme, addr, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return url
+	}
+	ip := net.ParseIP(h)
+	if ip == nil || !ip.IsUnspecified() {
+		return url
+	}
+	return scheme + "://" + net.JoinHostPort(host(ip), port)
 }
 
 // serverNames are the names and addresses a certificate for a server
@@ -147,7 +172,7 @@ func runJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	node := fs.Arg(0)
 	if *server == "" {
-		*server = reachableURL(localNATSURL(*dataDir))
+		*server = reachableURL(servedNATSURL(*dataDir))
 		if *server == "" {
 			return fmt.Errorf("%s has no NATS address: start wake up with --nats-listen, or give --server", *dataDir)
 		}
@@ -186,22 +211,13 @@ func runJoin(ctx context.Context, args []string, stdout io.Writer) error {
 // reachableURL is url with an unspecified host replaced by this
 // machine's first non-loopback address, which other machines can reach.
 func reachableURL(url string) string {
-	scheme, addr, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return url
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-		return url
-	}
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			return scheme + "://" + net.JoinHostPort(n.IP.String(), port)
+	return withHost(url, func(ip net.IP) string {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
 		}
-	}
-	return url
+		return ip.String()
+	})
 }

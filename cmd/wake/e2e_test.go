@@ -57,11 +57,18 @@ type cluster struct {
 
 func startWake(t *testing.T, dir string) *cluster {
 	t.Helper()
+	return startWakeWith(t, upConfig{dataDir: dir, listen: "127.0.0.1:0"})
+}
+
+// startWakeWith is startWake with more of wake up's configuration.
+func startWakeWith(t *testing.T, cfg upConfig) *cluster {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	c := &cluster{t: t, dir: dir, cancel: cancel, done: make(chan error, 1)}
+	c := &cluster{t: t, dir: cfg.dataDir, cancel: cancel, done: make(chan error, 1)}
+	cfg.ready = func(k string) { ready <- k }
 	go func() {
-		c.done <- up(ctx, upConfig{dataDir: dir, listen: "127.0.0.1:0", ready: func(k string) { ready <- k }})
+		c.done <- up(ctx, cfg)
 	}()
 	select {
 	case c.kubeconfig = <-ready:
