@@ -60,8 +60,12 @@ func (cfg Config) streamConfig() (jetstream.StreamConfig, error) {
 		Discard:     jetstream.DiscardOld,
 		// Last and Get answer from any replica, without the leader.
 		AllowDirect: true,
-		// The log is the audit trail: single events are never removed.
+		// The log is the audit trail: no event is ever removed through
+		// the JetStream API, one at a time or by a purge. NATS refuses to
+		// lift either once set; retention limits still discard the head,
+		// and events/audit tells that apart from any other removal.
 		DenyDelete: true,
+		DenyPurge:  true,
 	}
 	if cfg.Memory {
 		sc.Storage = jetstream.MemoryStorage
@@ -91,7 +95,8 @@ type Log struct {
 
 // Open creates the stream, or adopts an existing one: it updates the
 // settings Config controls (limits, duplicate window, replicas when set,
-// direct get, the wake.obj.> subject) and never deletes or recreates it.
+// direct get, the wake.obj.> subject), sets deny delete and deny purge,
+// and never deletes or recreates it.
 // It refuses a stream whose storage type differs from the one asked for,
 // that is sealed, or whose retention is not limits-based (any of these
 // could lose events).
@@ -161,6 +166,10 @@ func adopt(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want
 		next.Duplicates = next.MaxAge
 	}
 	next.AllowDirect = true
+	// Set on a stream an older wake (or someone else) created without
+	// them; a one-way change (NATS never lifts them again).
+	// Roll-ups purge too (and NATS refuses them beside deny purge).
+	next.DenyDelete, next.DenyPurge, next.AllowRollup = true, true, false
 	if sameAdjustable(have, next) {
 		return s, nil
 	}
@@ -170,7 +179,7 @@ func adopt(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want
 func sameAdjustable(a, b jetstream.StreamConfig) bool {
 	return slices.Equal(a.Subjects, b.Subjects) && a.Replicas == b.Replicas && a.MaxAge == b.MaxAge &&
 		a.MaxBytes == b.MaxBytes && a.MaxMsgSize == b.MaxMsgSize && a.Duplicates == b.Duplicates &&
-		a.AllowDirect == b.AllowDirect
+		a.AllowDirect == b.AllowDirect && a.DenyDelete == b.DenyDelete && a.DenyPurge == b.DenyPurge && a.AllowRollup == b.AllowRollup
 }
 
 // Stream is the underlying JetStream stream, for packages that build on
