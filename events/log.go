@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // Config is the stream configuration wake asks for.
@@ -33,6 +34,10 @@ type Config struct {
 	// Duplicates is the window in which JetStream drops a re-published
 	// event id; default 2 minutes, never more than MaxAge.
 	Duplicates time.Duration
+	// Signer, when set, signs every event the Log appends (ce-wakesigner,
+	// ce-wakesignature; see sign.go), so the audit can tell the events of
+	// wake's writers from any other publish. nil appends unsigned events.
+	Signer nkeys.KeyPair
 }
 
 const (
@@ -91,6 +96,7 @@ type Log struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	signer *signer // nil: events are appended unsigned
 }
 
 // Open creates the stream, or adopts an existing one: it updates the
@@ -104,6 +110,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	want, err := cfg.streamConfig()
 	if err != nil {
 		return nil, err
+	}
+	var sign *signer
+	if cfg.Signer != nil {
+		if sign, err = newSigner(cfg.Signer); err != nil {
+			return nil, err
+		}
 	}
 	want.Metadata = versionMetadata()
 	// Without a timeout, an asynchronous publish (AppendBatch) whose server
@@ -133,7 +145,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, wrapNATS("open stream "+StreamName, err)
 	}
-	return &Log{nc: nc, js: js, stream: s}, nil
+	return &Log{nc: nc, js: js, stream: s, signer: sign}, nil
 }
 
 // adopt brings an existing stream's adjustable settings to want.
