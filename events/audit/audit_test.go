@@ -104,7 +104,7 @@ func sealAll(t *testing.T, log *events.Log, seals *audit.Seals, last uint64) {
 
 func TestVerifyNamesARemovedAndRepublishedEvent(t *testing.T) {
 	log, seals := openSealed(t, 20)
-	r, err := audit.Verify(t.Context(), log, seals)
+	r, err := audit.Verify(t.Context(), log, seals, audit.VerifyOptions{})
 	if err != nil || !r.OK || r.SealedEvents != 20 || r.Seals < 4 {
 		t.Fatalf("clean log: %+v %v", r, err)
 	}
@@ -126,7 +126,7 @@ func TestVerifyNamesARemovedAndRepublishedEvent(t *testing.T) {
 	if _, err := log.JetStream().PublishMsg(t.Context(), forged); err != nil {
 		t.Fatal(err)
 	}
-	r, err = audit.Verify(t.Context(), log, seals)
+	r, err = audit.Verify(t.Context(), log, seals, audit.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestVerifyNamesAnAlteredEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := audit.Verify(t.Context(), logB, seals)
+	r, err := audit.Verify(t.Context(), logB, seals, audit.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
