@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,13 +55,17 @@ func tamperable(t *testing.T, from *events.Log) (stream jetstream.Stream, open f
 	}
 }
 
+var appended atomic.Int64 // names objects uniquely across appendN calls
+
 func appendN(t *testing.T, log *events.Log, n int) {
 	t.Helper()
-	for i := range n {
+	for range n {
+		i := appended.Add(1)
+		name := fmt.Sprint("cm-", i)
 		data, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": fmt.Sprint("cm-", i), "namespace": "default"}, "data": map[string]any{"i": fmt.Sprint(i)}})
+			"metadata": map[string]any{"name": name, "namespace": "default"}, "data": map[string]any{"i": fmt.Sprint(i)}})
 		_, err := log.Append(t.Context(), events.Event{ID: events.NewID(), Type: events.ObjectCreated, Source: "wake/test",
-			Ref: events.Ref{Resource: "configmaps", Namespace: "default", Name: fmt.Sprint("cm-", i)}, APIVersion: "v1", Kind: "ConfigMap",
+			Ref: events.Ref{Resource: "configmaps", Namespace: "default", Name: name}, APIVersion: "v1", Kind: "ConfigMap",
 			Actor: "alice", RequestID: fmt.Sprint("req-", i), Data: data}, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -80,8 +85,10 @@ func openSealed(t *testing.T, n int) (*events.Log, *audit.Seals) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, log, n)
-	sealAll(t, log, seals, uint64(n))
+	if n > 0 {
+		appendN(t, log, n)
+		sealAll(t, log, seals, uint64(n))
+	}
 	return log, seals
 }
 
