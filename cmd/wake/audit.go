@@ -118,7 +118,11 @@ func printVerify(w io.Writer, r *audit.Report) error {
 		if len(r.Problems) > len(ranges) {
 			ranges = append(ranges, "…")
 		}
-		return fmt.Errorf("the log does not match its seals (%d problems: %s)", len(r.Problems), strings.Join(ranges, ", "))
+		noun := "problems"
+		if len(r.Problems) == 1 {
+			noun = "problem"
+		}
+		return fmt.Errorf("the log does not match its seals (%d %s: %s)", len(r.Problems), noun, strings.Join(ranges, ", "))
 	}
 	fmt.Fprintln(w, "ok")
 	return nil
