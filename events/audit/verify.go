@@ -213,7 +213,7 @@ func (v *verifier) seal(sl *Seal) error {
 		v.signature(ev)
 	}
 	if sl.Last >= v.r.FirstSeq { // else it is all gone: nothing to read
-		if err := v.read(sl.First, sl.Last, check, func(seq uint64) { seen[seq] = true }); err != nil {
+		if err := v.read(sl.First, sl.Last, check, v.undecodable, func(seq uint64) { seen[seq] = true }); err != nil {
 			return err
 		}
 	}
@@ -247,9 +247,9 @@ func (v *verifier) hole(h hole) {
 	v.holes = append(v.holes, h)
 }
 
-// read calls fn for every event from..to and met for every sequence the
-// log holds there, decodable or not (the undecodable are reported).
-func (v *verifier) read(from, to uint64, fn func(events.Event), met func(uint64)) error {
+// read calls fn for every event from..to, bad for every message there that
+// does not decode, and met for both.
+func (v *verifier) read(from, to uint64, fn func(events.Event), bad func(*events.DecodeError), met func(uint64)) error {
 	for from <= to {
 		err := v.log.Read(v.ctx, from, "", func(ev events.Event) error {
 			if ev.Seq > to {
@@ -263,9 +263,7 @@ func (v *verifier) read(from, to uint64, fn func(events.Event), met func(uint64)
 		switch {
 		case errors.As(err, &de) && de.Seq <= to:
 			met(de.Seq)
-			if v.removals[de.Seq] == nil {
-				v.problem(de.Seq, 0, "undecodable", de.Error())
-			}
+			bad(de)
 			from = de.Seq + 1
 			continue
 		case err != nil && !errors.Is(err, errStop) && !errors.As(err, &de):
@@ -274,6 +272,14 @@ func (v *verifier) read(from, to uint64, fn func(events.Event), met func(uint64)
 		return nil
 	}
 	return nil
+}
+
+// undecodable reports a message that is not an event, unless an operator
+// removed it.
+func (v *verifier) undecodable(de *events.DecodeError) {
+	if v.removals[de.Seq] == nil {
+		v.problem(de.Seq, 0, "undecodable", de.Error())
+	}
 }
 
 // tail checks the events after the last seal: their signatures, and what
@@ -299,7 +305,7 @@ func (v *verifier) tail(ctx context.Context) error {
 		if v.removals[ev.Seq] == nil {
 			v.signature(ev)
 		}
-	}, met)
+	}, v.undecodable, met)
 	if err != nil {
 		return err
 	}
