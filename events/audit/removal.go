@@ -154,24 +154,51 @@ func rawDigest(subject string, hdr nats.Header, data []byte) string {
 
 // Removals are the removal records, by the sequence they remove (the
 // first record of a sequence counts). Readers that must not fold a
-// removed event can skip these sequences.
+// removed event can skip these sequences. A record that does not decode
+// is an error.
 func (s *Seals) Removals(ctx context.Context) (map[uint64]*Removal, error) {
-	out := map[uint64]*Removal{}
-	err := s.walk(ctx, func(m *jetstream.RawStreamMsg) error {
-		if m.Subject != RemovalSubject {
-			return nil
+	var bad error
+	all, err := s.removals(ctx, func(seq uint64, err error) {
+		if bad == nil {
+			bad = fmt.Errorf("audit: removal record %d does not decode as %s: %v", seq, RemovalFormat, err)
 		}
+	})
+	if err == nil {
+		err = bad
+	}
+	out := map[uint64]*Removal{}
+	for _, r := range all {
+		if out[r.Seq] == nil {
+			out[r.Seq] = r
+		}
+	}
+	return out, err
+}
+
+// removals reads every removal record in order, one direct get each,
+// handing those that do not decode to bad.
+func (s *Seals) removals(ctx context.Context, bad func(uint64, error)) ([]*Removal, error) {
+	var out []*Removal
+	for seq := uint64(1); ; {
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(RemovalSubject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit: removal records: %w", err)
+		}
+		seq = m.Sequence + 1
 		var r Removal
 		if err := json.Unmarshal(m.Data, &r); err != nil || r.Format != RemovalFormat {
-			return fmt.Errorf("audit: removal record %d does not decode as %s: %v", m.Sequence, RemovalFormat, err)
+			if err == nil {
+				err = fmt.Errorf("format %q", r.Format)
+			}
+			bad(m.Sequence, err)
+			continue
 		}
 		r.auditSeq = m.Sequence
-		if out[r.Seq] == nil {
-			out[r.Seq] = &r
-		}
-		return nil
-	})
-	return out, err
+		out = append(out, &r)
+	}
 }
 
 // checkRemoval says why a removal record is not to be trusted ("" if it is).

@@ -150,18 +150,22 @@ func newVerifier(ctx context.Context, log *events.Log, seals *Seals, opts Verify
 	if len(opts.Trust) == 0 {
 		v.r.Signatures = NotChecked
 	}
-	all, err := seals.Removals(ctx)
+	all, err := seals.removals(ctx, func(seq uint64, err error) {
+		v.problem(0, 0, "removal", fmt.Sprintf("record %d of %s is not a removal record: %v", seq, StreamName, err))
+	})
 	if err != nil {
 		return nil, err
 	}
 	v.removals = map[uint64]*Removal{}
-	for seq, rm := range all {
+	for _, rm := range all { // the first trusted record of a sequence counts
 		if why := checkRemoval(rm, opts.Trust, keys); why != "" {
-			v.problem(seq, seq, "removal", why)
+			v.problem(rm.Seq, 0, "removal", why)
 			continue
 		}
-		v.removals[seq] = rm
-		v.r.Removed = append(v.r.Removed, *rm)
+		if v.removals[rm.Seq] == nil {
+			v.removals[rm.Seq] = rm
+			v.r.Removed = append(v.r.Removed, *rm)
+		}
 	}
 	slices.SortFunc(v.r.Removed, func(a, b Removal) int { return cmpUint(a.Seq, b.Seq) })
 	return v, nil

@@ -372,6 +372,11 @@ func TestRemoveExplainsTheEvent(t *testing.T) {
 	if !strings.Contains(r.Problems[0].Detail, "not signed by a signer trusted to remove") || rogue.Seq != 2 {
 		t.Fatalf("%+v", r.Problems)
 	}
+	// Garbage on the removal subject is a finding, not a failure to verify.
+	if _, err := log.JetStream().Publish(t.Context(), audit.RemovalSubject, []byte("{")); err != nil {
+		t.Fatal(err)
+	}
+	wantProblems(t, verify(t, log, seals, audit.VerifyOptions{Trust: trust}), "removal 0", "removal 2")
 }
 
 // The seal stream, like the log, denies deleting and purging.
