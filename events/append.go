@@ -29,7 +29,7 @@ func (l *Log) Append(ctx context.Context, ev Event, expect uint64) (uint64, erro
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC().Truncate(time.Microsecond)
 	}
-	msg, err := ev.Encode()
+	msg, err := l.encode(ev)
 	if err != nil {
 		return 0, err
 	}

@@ -37,7 +37,7 @@ func (l *Log) AppendBatch(ctx context.Context, batch []Pending) []Result {
 		if p.Event.Time.IsZero() {
 			batch[i].Event.Time = now
 		}
-		msg, err := batch[i].Event.Encode()
+		msg, err := l.encode(batch[i].Event)
 		if err != nil {
 			results[i].Err = err
 			continue

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/natstest"
 )
@@ -17,14 +19,27 @@ import (
 // expected last sequence. It reports the latency percentiles.
 //
 //	go test ./events -run '^$' -bench Append -benchtime 2000x
-func BenchmarkAppend(b *testing.B) {
+func BenchmarkAppend(b *testing.B) { benchmarkAppend(b, events.Config{}) }
+
+// BenchmarkAppendSigned is BenchmarkAppend with every event signed
+// (Config.Signer): the cost a wake writer pays for the audit to tell its
+// events from a forged publish.
+func BenchmarkAppendSigned(b *testing.B) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkAppend(b, events.Config{Signer: kp})
+}
+
+func benchmarkAppend(b *testing.B, cfg events.Config) {
 	opts := natstest.Options(b)
 	opts.SyncAlways = true
 	s, nc := natstest.StartWith(b, opts)
 	if !s.JetStreamConfig().SyncAlways {
 		b.Fatal("JetStream is not syncing every write")
 	}
-	l, err := events.Open(b.Context(), nc, events.Config{})
+	l, err := events.Open(b.Context(), nc, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -165,6 +165,8 @@ func decode(subject string, hdr nats.Header, data []byte, seq uint64) (Event, er
 		Detail:     hdr.Get(HeaderDetail),
 		Data:       data,
 		Seq:        seq,
+		Signer:     hdr.Get(HeaderSigner),
+		Signature:  hdr.Get(HeaderSignature),
 	}
 	if err := ev.validate(); err != nil {
 		return Event{}, err

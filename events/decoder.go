@@ -66,6 +66,10 @@ func (d *Decoder) fast(subject string, hdr nats.Header, data []byte, seq uint64)
 			change = v[0]
 		case HeaderDetail:
 			ev.Detail = v[0]
+		case HeaderSigner:
+			ev.Signer = v[0]
+		case HeaderSignature:
+			ev.Signature = v[0]
 		}
 	}
 	ev.Type, ev.Change = Type(typ), Change(change)

@@ -14,6 +14,10 @@
 //   - the Log: Append with an expected last sequence per object (the
 //     only concurrency control in wake), Get, Last, LastSeq, Read (catch
 //     up to now) and Subscribe (follow forever).
+//   - signatures: a Log with a signer (Config.Signer, Log.WithSigner)
+//     signs every event it appends (ce-wakesigner, ce-wakesignature over
+//     SigningDigest); VerifySignature checks one. Which keys to trust is
+//     events/audit's question, not the readers'.
 //
 // It must not:
 //

@@ -75,6 +75,12 @@ type Event struct {
 
 	// Seq is the stream sequence, set when the event is read from the log.
 	Seq uint64
+
+	// Signer and Signature are the writer's public key and its signature
+	// (HeaderSigner, HeaderSignature), set when the event is read from the
+	// log; "" when it is unsigned. A Log with a signer sets them on
+	// append, whatever these fields hold; VerifySignature checks them.
+	Signer, Signature string
 }
 
 // MaxDetail bounds Event.Detail, which travels in a header.
@@ -148,6 +154,10 @@ func (e Event) CloudEvent() (cloudevents.Event, error) {
 		if x.value != "" {
 			ce.SetExtension(x.name, x.value)
 		}
+	}
+	if e.Signer != "" || e.Signature != "" {
+		ce.SetExtension(extSigner, e.Signer)
+		ce.SetExtension(extSignature, e.Signature)
 	}
 	// json.RawMessage, not []byte: the SDK would base64 a []byte.
 	if err := ce.SetData(cloudevents.ApplicationJSON, json.RawMessage(e.Data)); err != nil {

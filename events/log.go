@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // Config is the stream configuration wake asks for.
@@ -33,6 +34,10 @@ type Config struct {
 	// Duplicates is the window in which JetStream drops a re-published
 	// event id; default 2 minutes, never more than MaxAge.
 	Duplicates time.Duration
+	// Signer, when set, signs every event the Log appends (ce-wakesigner,
+	// ce-wakesignature; see sign.go), so the audit can tell the events of
+	// wake's writers from any other publish. nil appends unsigned events.
+	Signer nkeys.KeyPair
 }
 
 const (
@@ -60,8 +65,12 @@ func (cfg Config) streamConfig() (jetstream.StreamConfig, error) {
 		Discard:     jetstream.DiscardOld,
 		// Last and Get answer from any replica, without the leader.
 		AllowDirect: true,
-		// The log is the audit trail: single events are never removed.
+		// The log is the audit trail: no event is ever removed through
+		// the JetStream API, one at a time or by a purge. NATS refuses to
+		// lift either once set; retention limits still discard the head,
+		// and events/audit tells that apart from any other removal.
 		DenyDelete: true,
+		DenyPurge:  true,
 	}
 	if cfg.Memory {
 		sc.Storage = jetstream.MemoryStorage
@@ -87,11 +96,13 @@ type Log struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	signer *signer // nil: events are appended unsigned
 }
 
 // Open creates the stream, or adopts an existing one: it updates the
 // settings Config controls (limits, duplicate window, replicas when set,
-// direct get, the wake.obj.> subject) and never deletes or recreates it.
+// direct get, the wake.obj.> subject), sets deny delete and deny purge,
+// and never deletes or recreates it.
 // It refuses a stream whose storage type differs from the one asked for,
 // that is sealed, or whose retention is not limits-based (any of these
 // could lose events).
@@ -99,6 +110,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	want, err := cfg.streamConfig()
 	if err != nil {
 		return nil, err
+	}
+	var sign *signer
+	if cfg.Signer != nil {
+		if sign, err = newSigner(cfg.Signer); err != nil {
+			return nil, err
+		}
 	}
 	want.Metadata = versionMetadata()
 	// Without a timeout, an asynchronous publish (AppendBatch) whose server
@@ -128,7 +145,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, wrapNATS("open stream "+StreamName, err)
 	}
-	return &Log{nc: nc, js: js, stream: s}, nil
+	return &Log{nc: nc, js: js, stream: s, signer: sign}, nil
 }
 
 // adopt brings an existing stream's adjustable settings to want.
@@ -161,6 +178,10 @@ func adopt(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want
 		next.Duplicates = next.MaxAge
 	}
 	next.AllowDirect = true
+	// Set on a stream an older wake (or someone else) created without
+	// them; a one-way change (NATS never lifts them again).
+	// Roll-ups purge too (and NATS refuses them beside deny purge).
+	next.DenyDelete, next.DenyPurge, next.AllowRollup = true, true, false
 	if sameAdjustable(have, next) {
 		return s, nil
 	}
@@ -170,7 +191,7 @@ func adopt(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want
 func sameAdjustable(a, b jetstream.StreamConfig) bool {
 	return slices.Equal(a.Subjects, b.Subjects) && a.Replicas == b.Replicas && a.MaxAge == b.MaxAge &&
 		a.MaxBytes == b.MaxBytes && a.MaxMsgSize == b.MaxMsgSize && a.Duplicates == b.Duplicates &&
-		a.AllowDirect == b.AllowDirect
+		a.AllowDirect == b.AllowDirect && a.DenyDelete == b.DenyDelete && a.DenyPurge == b.DenyPurge && a.AllowRollup == b.AllowRollup
 }
 
 // Stream is the underlying JetStream stream, for packages that build on

@@ -442,6 +442,44 @@ func TestOpenAdoptsExistingStream(t *testing.T) {
 	}
 }
 
+// The log is the audit trail: a new stream and an adopted one both refuse
+// a purge and the deletion of one event through the JetStream API.
+func TestOpenDeniesPurgeAndDelete(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprint("existing=", existing), func(t *testing.T) {
+			_, nc := natstest.Start(t)
+			js, _ := jetstream.New(nc)
+			if existing { // an older wake's stream: deny delete only, roll-ups allowed
+				if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: events.StreamName, Subjects: []string{events.AllSubjects},
+					Storage: jetstream.FileStorage, DenyDelete: true, AllowRollup: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := events.Open(t.Context(), nc, events.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustAppend(t, l, newEvent(cm("default", "a"), events.ObjectCreated, ""), 0)
+			info, err := l.Stream().Info(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := info.Config; !c.DenyPurge || !c.DenyDelete || c.AllowRollup {
+				t.Fatalf("deny purge %v, deny delete %v, allow rollup %v", c.DenyPurge, c.DenyDelete, c.AllowRollup)
+			}
+			if err := l.Stream().Purge(t.Context()); err == nil {
+				t.Fatal("purge of the log succeeded")
+			}
+			if err := l.Stream().DeleteMsg(t.Context(), 1); err == nil {
+				t.Fatal("deleting event 1 succeeded")
+			}
+			if info, _ := l.Stream().Info(t.Context()); info.State.Msgs != 1 {
+				t.Fatalf("%d events left, want 1", info.State.Msgs)
+			}
+		})
+	}
+}
+
 func TestRestartKeepsEvents(t *testing.T) {
 	opts := natstest.Options(t)
 	s, nc := natstest.StartWith(t, opts)

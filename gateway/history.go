@@ -612,7 +612,7 @@ func (s *Server) serveAuditVerify(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	rep, err := audit.Verify(r.Context(), s.log, seals)
+	rep, err := audit.Verify(r.Context(), s.log, seals, audit.VerifyOptions{Trust: s.auditTrust, Now: s.now})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/audit"
 	"github.com/wakehq/wake/projections"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	// Services configures cluster IPs, node ports and the `kubernetes`
 	// Service (services.go).
 	Services ServiceNetwork
+	// AuditTrust is the signers `wake audit verify` (GET
+	// /apis/wake.io/v1/audit/verify) trusts: every wake writer's public
+	// key. Empty, signatures are reported as not checked.
+	AuditTrust audit.Trust
 }
 
 // Server is one gateway.
@@ -52,6 +57,7 @@ type Server struct {
 	svcnet    *serviceNet
 	// metricsTimeout bounds a metrics read's wait for nodes (metrics.go).
 	metricsTimeout time.Duration
+	auditTrust     audit.Trust
 }
 
 // New returns a gateway for cfg.
@@ -60,7 +66,7 @@ func New(cfg Config) *Server {
 		log: cfg.Log, proj: cfg.Projection, tokens: cfg.Tokens, source: cfg.Source,
 		logger: cfg.Logger, now: cfg.Now, timeout: cfg.RequestTimeout,
 		discovery: buildDiscovery(), svcnet: newServiceNet(cfg.Services),
-		metricsTimeout: cfg.MetricsTimeout,
+		metricsTimeout: cfg.MetricsTimeout, auditTrust: cfg.AuditTrust,
 	}
 	if s.metricsTimeout <= 0 {
 		s.metricsTimeout = DefaultMetricsTimeout

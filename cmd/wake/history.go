@@ -587,69 +587,6 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// runAudit is `wake audit verify` and `wake audit [--user X] [--since T]`.
-func runAudit(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) > 0 && args[0] == "verify" {
-		return runAuditVerify(ctx, args[1:], stdout)
-	}
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	var cf clientFlags
-	cf.register(fs)
-	user := fs.String("user", "", "only what this user or service did")
-	since := fs.String("since", "", "only after this RFC 3339 time")
-	kind := fs.String("kind", "", "only objects of this kind")
-	out := fs.String("o", "wide", "output: wide (a line per change) or json (CloudEvents)")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	q := url.Values{}
-	for k, v := range map[string]string{"actor": *user, "since": *since, "kind": *kind} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return streamEvents(ctx, c, q, stdout, *out != "json")
-}
-
-func runAuditVerify(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	var cf clientFlags
-	cf.register(fs)
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	var doc struct {
-		Report struct {
-			Seals, SealedEvents, DiscardedByRetention int
-			SealedUpTo, LastSeq                       string
-			OK                                        bool
-			Problems                                  []struct{ Seq, Kind, Detail string }
-		}
-	}
-	if err := c.getJSON(ctx, "/audit/verify", nil, &doc); err != nil {
-		return err
-	}
-	r := doc.Report
-	fmt.Fprintf(stdout, "%d seals cover %d events up to resourceVersion %s (log at %s); %d discarded by retention\n",
-		r.Seals, r.SealedEvents, r.SealedUpTo, r.LastSeq, r.DiscardedByRetention)
-	for _, p := range r.Problems {
-		fmt.Fprintf(stdout, "event %s: %s: %s\n", p.Seq, p.Kind, p.Detail)
-	}
-	if !r.OK {
-		return fmt.Errorf("the log does not match its seals (%d problems)", len(r.Problems))
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
-}
-
 // runSealer hash-chains the log into WAKE_AUDIT (events/audit) for `wake
 // audit verify`. A failing sealer is logged, never fatal to the control
 // plane.

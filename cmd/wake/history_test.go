@@ -78,9 +78,11 @@ func TestHistoryCLI(t *testing.T) {
 	}
 }
 
-// `wake audit verify` against a real `wake up` process names the event an
-// attacker with NATS access removed from the middle of the log. The
-// process uses an external NATS server the test also reaches, as an
+// `wake audit verify` against a real `wake up` process: it lists an
+// operator's recorded removal and passes; the log refuses a purge; and
+// when an attacker with NATS access makes retention drop the head (a
+// limit set and lifted again), it fails, naming the range. The process
+// uses an external NATS server the test also reaches, as an
 // administrator of a real cluster's NATS would.
 func TestAuditVerifyNamesATamperedEvent(t *testing.T) {
 	srv, nc := natstest.Start(t)
@@ -117,8 +119,20 @@ func TestAuditVerifyNamesATamperedEvent(t *testing.T) {
 		}
 	}
 
-	// The attacker removes the victim's first event (the stream denies
-	// deleting single messages, not purging a subject up to a sequence).
+	// An operator records the removal of the event after the victim's
+	// creation, as of a poison event: verify lists it and still passes.
+	poison := mustSeq(t, victim) + 1
+	var rmOut bytes.Buffer
+	if err := runAuditRemove(t.Context(), []string{"--nats", srv.ClientURL(), fmt.Sprint(poison), "--reason", "drill", "--as", "ops"}, &rmOut); err != nil {
+		t.Fatalf("wake audit remove: %v\n%s", err, rmOut.String())
+	}
+	out, err := verify()
+	if err != nil {
+		t.Fatalf("wake audit verify after a recorded removal: %v\n%s", err, out)
+	}
+	contains(t, out, fmt.Sprintf("event %d: removed by ops", poison), "signatures not checked", "ok")
+
+	// The log refuses a purge, even of one subject.
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -127,25 +141,54 @@ func TestAuditVerifyNamesATamperedEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	victimSeq, _ := strconv.ParseUint(victim, 10, 64)
 	subject := events.Ref{Resource: "configmaps", Namespace: "default", Name: "victim"}.Subject()
-	if err := stream.Purge(t.Context(), jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(victimSeq+1)); err != nil {
+	if err := stream.Purge(t.Context(), jetstream.WithPurgeSubject(subject)); err == nil {
+		t.Fatal("the log allowed a purge")
+	}
+	// An attacker with JetStream API rights still can make retention drop
+	// the head: a count limit set and lifted again at once.
+	info, err := stream.Info(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stream.GetMsg(t.Context(), victimSeq); err == nil {
-		t.Fatalf("event %d is still stored after the purge", victimSeq)
+	cfg := info.Config
+	cfg.MaxMsgs = int64(info.State.LastSeq - mustSeq(t, victim))
+	if _, err := js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxMsgs = -1
+	if _, err := js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	info, err = stream.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := info.State.FirstSeq - 1
+	if gone < mustSeq(t, victim) {
+		t.Fatalf("the limit dropped events up to %d only", gone)
 	}
 
-	out, err := verify()
+	out, err = verify()
 	if err == nil {
 		t.Fatalf("wake audit verify passed a tampered log:\n%s", out)
 	}
-	contains(t, out, fmt.Sprintf("event %d: removed", victimSeq), "does not match its seals")
+	t.Logf("wake audit verify after the attack:\n%s", out)
+	contains(t, out, fmt.Sprintf("events 1-%d: purged", gone), "does not match its seals", fmt.Sprintf("purged 1-%d", gone))
 	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "event ") && !strings.HasPrefix(line, fmt.Sprintf("event %d:", victimSeq)) {
-			t.Errorf("an untouched event is reported: %s", line)
+		if strings.HasPrefix(line, "event") && !strings.HasPrefix(line, fmt.Sprintf("events 1-%d:", gone)) && !strings.Contains(line, "removed by ops") {
+			t.Errorf("another finding: %s", line)
 		}
 	}
+}
+
+func mustSeq(t *testing.T, rv string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // `wake explain pod/<name>` tells a pod's story from its history: the

@@ -37,7 +37,7 @@ var commands = map[string]command{
 	"blame":       {"which actor and request last set each field of an object", runBlame},
 	"events":      {"the event log as CloudEvents, one JSON object per line", runEvents},
 	"replay":      {"rebuild the state from the log and compare it with the live one", runReplay},
-	"audit":       {"verify the log's hash chain (audit verify); who did what (--user, --since)", runAudit},
+	"audit":       {"who did what (--user, --since); audit verify: the log against its seals and signatures; audit remove SEQ --reason R", runAudit},
 	"sink":        {"CloudEvents HTTP sinks: sink add NAME --url URL [filters], sink ls, sink rm NAME", runSink},
 	"join":        {"on the control plane's machine: a token that lets one node's agent join (wake agent --join)", runJoin},
 	"image":       {"a node's images through its agent: image ls [--node N], image import FILE", runImage},

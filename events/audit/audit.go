@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,11 +20,16 @@ import (
 	"github.com/wakehq/wake/events"
 )
 
-// Stream and subject of the seals.
+// Stream and subjects of the audit: the seals' chain, and the removals
+// an operator recorded (removal.go).
 const (
-	StreamName  = "WAKE_AUDIT"
-	SealSubject = "wake.audit.seal"
-	SealFormat  = "wake.audit.seal.v1"
+	StreamName     = "WAKE_AUDIT"
+	SealSubject    = "wake.audit.seal"
+	RemovalSubject = "wake.audit.removal"
+	// SealFormat is the format the sealer writes: v2 anchors the stream
+	// (Seal.Stream). Verify still reads SealFormatV1.
+	SealFormat   = "wake.audit.seal.v2"
+	SealFormatV1 = "wake.audit.seal.v1"
 )
 
 // Seal covers the events first..last of the log.
@@ -36,7 +42,11 @@ type Seal struct {
 	Chain   string   `json:"chain"`
 	Seqs    []uint64 `json:"seqs"` // the sealed sequences (a gap in the log is sealed as a gap)
 	Time    string   `json:"time"`
-	seq     uint64   // the seal's own sequence in WAKE_AUDIT
+	// Stream is the log as the sealer found it just before sealing (v2;
+	// nil in a v1 seal). The chain covers it.
+	Stream *Anchor `json:"stream,omitempty"`
+	seq    uint64  // the seal's own sequence in WAKE_AUDIT
+	time   time.Time
 }
 
 // Digest is d(n): the first 16 bytes of SHA-256 over every field of ev.
@@ -54,12 +64,15 @@ func Digest(ev events.Event) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// chain is H(L) from H(F-1) and the digests.
-func chain(prev string, digests []string) string {
+// chain is H(L) from H(F-1), the digests and, in a v2 seal, the anchor.
+func chain(prev string, digests []string, anchor *Anchor) string {
 	h := sha256.New()
 	h.Write([]byte(prev))
 	for _, d := range digests {
 		h.Write([]byte(d))
+	}
+	if anchor != nil {
+		h.Write([]byte(anchor.canonical()))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -74,7 +87,7 @@ type Seals struct {
 func OpenSeals(ctx context.Context, js jetstream.JetStream, memory bool) (*Seals, error) {
 	cfg := jetstream.StreamConfig{
 		Name: StreamName, Description: "wake: hash chain over the stream WAKE",
-		Subjects: []string{SealSubject}, Storage: jetstream.FileStorage, DenyDelete: true,
+		Subjects: []string{SealSubject, RemovalSubject}, Storage: jetstream.FileStorage, DenyDelete: true, DenyPurge: true,
 		MaxMsgSize: 8 << 20,
 	}
 	if memory {
@@ -83,11 +96,27 @@ func OpenSeals(ctx context.Context, js jetstream.JetStream, memory bool) (*Seals
 	s, err := js.Stream(ctx, StreamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = js.CreateStream(ctx, cfg)
+	} else if err == nil {
+		s, err = adoptSeals(ctx, js, s)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: seal stream: %w", err)
 	}
 	return &Seals{js: js, stream: s}, nil
+}
+
+// adoptSeals brings a seal stream an older wake made up to date: the
+// removal subject, deny delete and deny purge (one-way in NATS).
+func adoptSeals(ctx context.Context, js jetstream.JetStream, s jetstream.Stream) (jetstream.Stream, error) {
+	cfg := s.CachedInfo().Config
+	if slices.Contains(cfg.Subjects, RemovalSubject) && cfg.DenyDelete && cfg.DenyPurge && !cfg.AllowRollup {
+		return s, nil
+	}
+	if !slices.Contains(cfg.Subjects, RemovalSubject) {
+		cfg.Subjects = append(slices.Clip(cfg.Subjects), RemovalSubject)
+	}
+	cfg.DenyDelete, cfg.DenyPurge, cfg.AllowRollup = true, true, false
+	return js.UpdateStream(ctx, cfg)
 }
 
 // Last is the newest seal, nil if there is none.
@@ -104,8 +133,18 @@ func (s *Seals) Last(ctx context.Context) (*Seal, error) {
 
 func decodeSeal(data []byte, seq uint64) (*Seal, error) {
 	var sl Seal
-	if err := json.Unmarshal(data, &sl); err != nil || sl.Format != SealFormat || len(sl.Digests) != len(sl.Seqs) {
-		return nil, fmt.Errorf("audit: seal %d does not decode as %s: %v", seq, SealFormat, err)
+	err := json.Unmarshal(data, &sl)
+	if err == nil {
+		sl.time, err = time.Parse(time.RFC3339Nano, sl.Time)
+	}
+	switch {
+	case err != nil, len(sl.Digests) != len(sl.Seqs),
+		sl.Format == SealFormat && sl.Stream == nil,
+		sl.Format != SealFormat && sl.Format != SealFormatV1:
+		return nil, fmt.Errorf("audit: seal %d does not decode as %s or %s: %v", seq, SealFormat, SealFormatV1, err)
+	}
+	if sl.Format == SealFormatV1 {
+		sl.Stream = nil // v1's chain has no anchor
 	}
 	sl.seq = seq
 	return &sl, nil
@@ -113,6 +152,20 @@ func decodeSeal(data []byte, seq uint64) (*Seal, error) {
 
 // All calls fn for every seal in order.
 func (s *Seals) All(ctx context.Context, fn func(*Seal) error) error {
+	return s.walk(ctx, func(m *jetstream.RawStreamMsg) error {
+		if m.Subject != SealSubject {
+			return nil
+		}
+		sl, err := decodeSeal(m.Data, m.Sequence)
+		if err != nil {
+			return err
+		}
+		return fn(sl)
+	})
+}
+
+// walk calls fn for every message of the audit stream, in order.
+func (s *Seals) walk(ctx context.Context, fn func(*jetstream.RawStreamMsg) error) error {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return err
@@ -120,16 +173,12 @@ func (s *Seals) All(ctx context.Context, fn func(*Seal) error) error {
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := s.stream.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("audit: seal %d was removed", seq)
+			return fmt.Errorf("audit: message %d of %s (a seal or a removal) was removed", seq, StreamName)
 		}
 		if err != nil {
 			return err
 		}
-		sl, err := decodeSeal(m.Data, seq)
-		if err != nil {
-			return err
-		}
-		if err := fn(sl); err != nil {
+		if err := fn(m); err != nil {
 			return err
 		}
 	}
@@ -236,8 +285,15 @@ func (s *Sealer) seal(ctx context.Context) error {
 	if len(s.pending) == 0 {
 		return nil
 	}
+	// The time first, then the stream: every event after Stream.Last was
+	// stored after Time, which bounds what a max age can have discarded.
 	sl := &Seal{Format: SealFormat, First: s.pending[0].Seq, Last: s.pending[len(s.pending)-1].Seq,
 		Time: time.Now().UTC().Format(time.RFC3339Nano)}
+	anchor, err := anchorOf(ctx, s.log)
+	if err != nil {
+		return err
+	}
+	sl.Stream = anchor
 	var expect uint64
 	if s.last != nil {
 		sl.Prev, expect = s.last.Chain, s.last.seq
@@ -247,7 +303,7 @@ func (s *Sealer) seal(ctx context.Context) error {
 		sl.Digests = append(sl.Digests, Digest(ev))
 		sl.Seqs = append(sl.Seqs, ev.Seq)
 	}
-	sl.Chain = chain(sl.Prev, sl.Digests)
+	sl.Chain = chain(sl.Prev, sl.Digests, sl.Stream)
 	seq, err := s.seals.append(ctx, sl, expect)
 	if err != nil {
 		return err
