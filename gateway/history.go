@@ -612,7 +612,13 @@ func (s *Server) serveAuditVerify(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	rep, err := audit.Verify(r.Context(), s.log, seals, audit.VerifyOptions{Trust: s.auditTrust, Now: s.now})
+	var trust audit.Trust
+	if s.auditTrust != nil {
+		if trust, err = s.auditTrust(); err != nil {
+			return err
+		}
+	}
+	rep, err := audit.Verify(r.Context(), s.log, seals, audit.VerifyOptions{Trust: trust, Now: s.now})
 	if err != nil {
 		return err
 	}

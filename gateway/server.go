@@ -40,8 +40,9 @@ type Config struct {
 	Services ServiceNetwork
 	// AuditTrust is the signers `wake audit verify` (GET
 	// /apis/wake.io/v1/audit/verify) trusts: every wake writer's public
-	// key. Empty, signatures are reported as not checked.
-	AuditTrust audit.Trust
+	// key, asked at each verify (nodes join while it serves). Nil or
+	// empty, signatures are reported as not checked.
+	AuditTrust func() (audit.Trust, error)
 }
 
 // Server is one gateway.
@@ -57,7 +58,7 @@ type Server struct {
 	svcnet    *serviceNet
 	// metricsTimeout bounds a metrics read's wait for nodes (metrics.go).
 	metricsTimeout time.Duration
-	auditTrust     audit.Trust
+	auditTrust     func() (audit.Trust, error)
 }
 
 // New returns a gateway for cfg.

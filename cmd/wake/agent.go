@@ -59,7 +59,11 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	log, err := openLog(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true})
+	signer, err := nf.signer()
+	if err != nil {
+		return err
+	}
+	log, err := openLog(ctx, nc, events.Config{Replicas: nf.replicas, KeepMaxAge: true, KeepMaxBytes: true, Signer: signer})
 	if err != nil {
 		return err
 	}
@@ -111,9 +115,8 @@ func runParts(ctx context.Context, parts ...func(context.Context) error) error {
 // Its pod CIDR comes from the node IPAM controller running beside it
 // (10.244.0.0/24 for the first node of the default cluster CIDR).
 func localAgent(dataDir, clusterCIDR string, metricRes time.Duration, log *events.Log, view *projections.Projection) runner {
-	host, _ := os.Hostname()
 	a, err := agent.New(agent.Config{
-		NodeName: strings.ToLower(host), StateDir: filepath.Join(dataDir, "agent"), Log: log, View: view,
+		NodeName: localNodeName(), StateDir: filepath.Join(dataDir, "agent"), Log: log, View: view,
 		ProtectedPaths: []string{dataDir}, Version: Version, ServiceProxy: true,
 		ClusterCIDR: clusterCIDR, NodeRoutes: true, ClusterDNS: true, MetricsResolution: metricRes,
 	})
@@ -122,6 +125,13 @@ func localAgent(dataDir, clusterCIDR string, metricRes time.Duration, log *event
 		return nil
 	}
 	return a
+}
+
+// localNodeName is the node `wake up`'s agent runs as: this machine's
+// name, in lower case as node names are.
+func localNodeName() string {
+	host, _ := os.Hostname()
+	return strings.ToLower(host)
 }
 
 // Files of a joined agent's state directory.

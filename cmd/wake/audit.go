@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -23,7 +24,7 @@ const auditUsage = `usage:
   wake audit verify                                        check the log against its seals and signatures
   wake audit remove SEQ --reason TEXT [--as NAME] [--signing-key FILE]
       record that event SEQ is removed (a poison or forged event); NATS flags:
-      --nats (default nats://127.0.0.1:4222), --nats-creds (an administrator's)`
+      --nats, --nats-creds (default: the local wake up's, with its admin credentials)`
 
 // runAudit is `wake audit verify`, `wake audit remove` and `wake audit
 // [--user X] [--since T]`.
@@ -155,23 +156,17 @@ func runAuditRemove(ctx context.Context, args []string, stdout io.Writer) error 
 	if actor == "" {
 		actor = osUser()
 	}
-	var signer nkeys.KeyPair
-	if f := *keyFile; f != "" || nf.creds != "" {
-		if f == "" {
-			f = nf.creds
-		}
-		if signer, err = events.LoadSigner(f); err != nil {
-			return err
-		}
-	}
-	if nf.url == "" {
-		nf.url = "nats://127.0.0.1:4222"
-	}
-	nc, err := nf.connect("wake audit remove")
+	nc, err := nf.connect("wake audit remove") // finds the local admin's credentials
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	var signer nkeys.KeyPair
+	if f := cmp.Or(*keyFile, nf.creds); f != "" {
+		if signer, err = events.LoadSigner(f); err != nil {
+			return err
+		}
+	}
 	// Adopt the stream as it is: no retention or replica change.
 	log, err := events.Open(ctx, nc, events.Config{KeepMaxAge: true, KeepMaxBytes: true})
 	if err != nil {

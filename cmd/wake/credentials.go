@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,9 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
+	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/access"
+	"github.com/wakehq/wake/events/audit"
 )
 
 // The data directory's NATS identities: the authority's keys, one
@@ -220,4 +225,128 @@ func reachableURL(url string) string {
 		}
 		return ip.String()
 	})
+}
+
+// roleLogs is the log as one role writes it: signed with the role's key.
+type roleLogs func(access.Role) *events.Log
+
+// identity is how a control plane's roles sign the events they append
+// (a role without a key appends unsigned), and whose signatures its
+// audit trusts (nil: none checked).
+type identity struct {
+	keys  map[access.Role]nkeys.KeyPair
+	trust func() (audit.Trust, error)
+}
+
+// logs gives each role log signed with its key; one connection serves
+// them all.
+func (id identity) logs(log *events.Log) (roleLogs, error) {
+	signed := map[access.Role]*events.Log{}
+	for role, kp := range id.keys {
+		l, err := log.WithSigner(kp)
+		if err != nil {
+			return nil, err
+		}
+		signed[role] = l
+	}
+	return func(role access.Role) *events.Log {
+		if l, ok := signed[role]; ok {
+			return l
+		}
+		return log
+	}, nil
+}
+
+// localIdentity is wake up's: each role signs with the key of its
+// credentials file in the data directory, the local agent with its
+// node's (node: "" when it runs none), and the audit trusts every
+// identity the data directory's authority issued.
+func localIdentity(dataDir, node string) (identity, error) {
+	auth, err := loadAuthority(dataDir)
+	if err != nil {
+		return identity{}, err
+	}
+	id := identity{keys: map[access.Role]nkeys.KeyPair{}}
+	for _, role := range []access.Role{access.Gateway, access.Scheduler, access.Controllers} {
+		if id.keys[role], err = events.LoadSigner(credsPath(dataDir, role)); err != nil {
+			return identity{}, err
+		}
+	}
+	if node != "" {
+		if id.keys[access.Agent], err = localAgentKey(auth, dataDir, node); err != nil {
+			return identity{}, err
+		}
+	}
+	id.trust = trustOf(auth)
+	return id, nil
+}
+
+// localAgentKey is the key of the local agent's identity,
+// <data>/creds/agent.creds, issued for node the first time (and again if
+// the machine's name changed).
+func localAgentKey(auth *access.Authority, dataDir, node string) (nkeys.KeyPair, error) {
+	path := credsPath(dataDir, access.Agent)
+	if b, err := os.ReadFile(path); err == nil {
+		if token, err := jwt.ParseDecoratedJWT(b); err == nil {
+			if uc, err := jwt.DecodeUserClaims(token); err == nil && uc.Tags.Contains("node:"+node) {
+				return events.LoadSigner(path)
+			}
+		}
+	}
+	u, err := auth.Issue(access.Agent, node, "wake agent "+node)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.WriteCreds(path); err != nil {
+		return nil, err
+	}
+	return nkeys.FromSeed(u.Seed)
+}
+
+// trustOf is the audit's trust: every identity auth issued until the
+// moment it is asked, on the subjects its role may write.
+func trustOf(auth *access.Authority) func() (audit.Trust, error) {
+	return func() (audit.Trust, error) {
+		ids, err := auth.Issued()
+		if err != nil {
+			return nil, err
+		}
+		trust := audit.Trust{}
+		for _, id := range ids {
+			trust[id.Public] = audit.Signer{Name: strings.TrimSpace(string(id.Role) + " " + id.Node), Subjects: id.LogSubjects()}
+		}
+		return trust, nil
+	}
+}
+
+// identity is a separate role's: it signs with the key of its
+// credentials file (none with a password in the URL), and its audit
+// trusts the identities of the data directory's authority, if it has one.
+func (f *natsFlags) identity(role access.Role) (identity, error) {
+	id := identity{}
+	if f.creds != "" {
+		kp, err := events.LoadSigner(f.creds)
+		if err != nil {
+			return identity{}, err
+		}
+		id.keys = map[access.Role]nkeys.KeyPair{role: kp}
+	}
+	dir := filepath.Join(cmp.Or(f.dataDir, defaultDataDir()), keysDir)
+	if !fileExists(dir) {
+		return id, nil
+	}
+	auth, err := access.LoadOrCreate(dir)
+	if err != nil {
+		return identity{}, err
+	}
+	id.trust = trustOf(auth)
+	return id, nil
+}
+
+// signer is the key f's credentials file signs with, nil without one.
+func (f *natsFlags) signer() (nkeys.KeyPair, error) {
+	if f.creds == "" {
+		return nil, nil
+	}
+	return events.LoadSigner(f.creds)
 }

@@ -49,7 +49,11 @@ func runGateway(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return runControlPlane(ctx, nc, nf.replicas, ln, pki.ServerTLS(cert), tokens, nil, func() {
+	id, err := nf.identity(access.Gateway)
+	if err != nil {
+		return err
+	}
+	return runControlPlane(ctx, nc, nf.replicas, ln, pki.ServerTLS(cert), tokens, id, nil, func() {
 		fmt.Fprintf(stdout, "wake gateway serving https://%s\n", ln.Addr())
 	})
 }

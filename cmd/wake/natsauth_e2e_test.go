@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ import (
 // credentials without flags.
 func TestNATSRefusesStrangers(t *testing.T) {
 	dir := t.TempDir()
-	startWakeWith(t, upConfig{dataDir: dir, listen: "127.0.0.1:0", natsListen: "127.0.0.1:0"})
+	c := startWakeWith(t, upConfig{dataDir: dir, listen: "127.0.0.1:0", natsListen: "127.0.0.1:0"})
 	url := localNATSURL(dir)
 	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
 		t.Fatalf("nats-url %q", url)
@@ -107,7 +108,7 @@ func TestNATSRefusesStrangers(t *testing.T) {
 	}
 	defer nnc.Close()
 	njs, _ := jetstream.New(nnc)
-	node := func(name string) error {
+	node := func(name string) (uint64, error) {
 		ev := events.Event{ID: events.NewID(), Type: events.ObjectCreated, Source: "wake/agent", Actor: "system:node:" + name,
 			Ref: events.Ref{Resource: "nodes", Name: name}, APIVersion: "v1", Kind: "Node", RequestID: "r", Time: time.Now().UTC(),
 			Data: []byte(`{"apiVersion":"v1","kind":"Node","metadata":{"name":"` + name + `"}}`)}
@@ -117,14 +118,45 @@ func TestNATSRefusesStrangers(t *testing.T) {
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		_, err = njs.PublishMsg(pctx, msg)
-		return err
+		ack, err := njs.PublishMsg(pctx, msg)
+		if err != nil {
+			return 0, err
+		}
+		return ack.Sequence, nil
 	}
-	if err := node("other"); err == nil {
+	if _, err := node("other"); err == nil {
 		t.Error("node n9's credentials wrote node other")
 	}
-	if err := node("n9"); err != nil {
-		t.Errorf("node n9 writing itself: %v", err)
+
+	// The node's agent signs what it writes with its key, which the audit
+	// trusts since `wake join`; an event written around wake's writers
+	// (unsigned, with the same credentials) fails the audit, named.
+	key, err := events.LoadSigner(credsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nlog, err := events.Open(ctx, nnc, events.Config{KeepMaxAge: true, KeepMaxBytes: true, Signer: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := events.Event{ID: events.NewID(), Type: events.ObjectCreated, Source: "wake/agent", Actor: "system:node:n9",
+		Ref: events.Ref{Resource: "nodes", Name: "n9"}, APIVersion: "v1", Kind: "Node", RequestID: "r",
+		Data: []byte(`{"apiVersion":"v1","kind":"Node","metadata":{"name":"n9"}}`)}
+	if _, err := nlog.Append(ctx, signed, 0); err != nil {
+		t.Fatalf("node n9 writing itself: %v", err)
+	}
+	var verify strings.Builder
+	if err := runAudit(ctx, []string{"verify", "--kubeconfig", c.kubeconfig}, &verify); err != nil {
+		t.Fatalf("wake audit verify with every event signed: %v\n%s", err, verify.String())
+	}
+	forged, err := node("n9")
+	if err != nil {
+		t.Fatalf("node n9 writing itself unsigned: %v", err)
+	}
+	verify.Reset()
+	err = runAudit(ctx, []string{"verify", "--kubeconfig", c.kubeconfig}, &verify)
+	if err == nil || !strings.Contains(verify.String(), fmt.Sprintf("event %d", forged)) {
+		t.Errorf("wake audit verify after an unsigned event %d: %v\n%s", forged, err, verify.String())
 	}
 
 	// The CLI finds the local credentials; without them it says where it

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/access"
 	"github.com/wakehq/wake/projections"
@@ -117,7 +119,9 @@ type roleConfig struct {
 	replicas int  // of the stream and buckets, when this role creates them
 	// retention is the stream's MaxAge and MaxBytes; nil keeps the stream's.
 	retention *events.Config
-	parts     func(*events.Log, *projections.Projection) []runner
+	// signer signs the events the role appends (nil: unsigned).
+	signer nkeys.KeyPair
+	parts  func(*events.Log, *projections.Projection) []runner
 }
 
 func runControllers(ctx context.Context, args []string, stdout io.Writer) error {
@@ -175,7 +179,11 @@ func runRoleCommandWith(ctx context.Context, name string, args []string, stdout 
 	}
 	defer nc.Close()
 	fmt.Fprintf(stdout, "wake %s %s: following the log, standing by for the %q lease\n", name, *id, name)
-	return runRole(ctx, nc, roleConfig{name: name, id: *id, replicas: nf.replicas, retention: &retention, parts: parts})
+	signer, err := nf.signer()
+	if err != nil {
+		return err
+	}
+	return runRole(ctx, nc, roleConfig{name: name, id: *id, replicas: nf.replicas, retention: &retention, signer: signer, parts: parts})
 }
 
 // runRole runs one role over nc until ctx ends or a part fails.
@@ -184,7 +192,7 @@ func runRole(ctx context.Context, nc *nats.Conn, cfg roleConfig) error {
 	if cfg.retention != nil {
 		stream = *cfg.retention
 	}
-	stream.Replicas = cfg.replicas
+	stream.Replicas, stream.Signer = cfg.replicas, cfg.signer
 	log, err := openLog(ctx, nc, stream)
 	if err != nil {
 		return err

@@ -117,10 +117,18 @@ func up(ctx context.Context, cfg upConfig) error {
 	if err := writeKubeconfig(kubeconfig, "https://"+addr, ca.CertPEM, adminToken); err != nil {
 		return err
 	}
-	services := func(log *events.Log, view *projections.Projection) []runner {
-		out := allServicesWith(log, view, cfg.pods)
+	node := ""
+	if cfg.agent {
+		node = localNodeName()
+	}
+	id, err := localIdentity(cfg.dataDir, node)
+	if err != nil {
+		return err
+	}
+	services := func(as roleLogs, view *projections.Projection) []runner {
+		out := allServicesWith(as, view, cfg.pods)
 		if cfg.agent {
-			if a := localAgent(cfg.dataDir, cfg.clusterCIDR(), cfg.metricRes, log, view); a != nil {
+			if a := localAgent(cfg.dataDir, cfg.clusterCIDR(), cfg.metricRes, as(access.Agent), view); a != nil {
 				out = append(out, a)
 			}
 		}
@@ -129,7 +137,7 @@ func up(ctx context.Context, cfg upConfig) error {
 		}
 		return out
 	}
-	return runControlPlaneWith(ctx, nc, cfg.retention, ln, pki.ServerTLS(cert), tokens, services, func() {
+	return runControlPlaneWith(ctx, nc, cfg.retention, ln, pki.ServerTLS(cert), tokens, id, services, func() {
 		if cfg.ready != nil {
 			cfg.ready(kubeconfig)
 		}
@@ -148,17 +156,21 @@ func (cfg upConfig) clusterCIDR() string {
 // one NATS connection, until ctx ends or one of them fails.
 // services, when not nil, makes the services to run beside them.
 func runControlPlane(ctx context.Context, nc *nats.Conn, replicas int, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
-	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
+	id identity, services func(roleLogs, *projections.Projection) []runner, ready func()) error {
 	// Not told a retention: keep the stream's.
 	stream := events.Config{Replicas: replicas, KeepMaxAge: true, KeepMaxBytes: true}
-	return runControlPlaneWith(ctx, nc, stream, ln, tlsConfig, tokens, services, ready)
+	return runControlPlaneWith(ctx, nc, stream, ln, tlsConfig, tokens, id, services, ready)
 }
 
 // runControlPlaneWith is runControlPlane with the stream's configuration.
 func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Config, ln net.Listener, tlsConfig *tls.Config, tokens gateway.Tokens,
-	services func(*events.Log, *projections.Projection) []runner, ready func()) error {
+	id identity, services func(roleLogs, *projections.Projection) []runner, ready func()) error {
 	replicas := stream.Replicas
 	log, err := openLog(ctx, nc, stream)
+	if err != nil {
+		return err
+	}
+	as, err := id.logs(log)
 	if err != nil {
 		return err
 	}
@@ -167,14 +179,14 @@ func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Confi
 		return err
 	}
 	proj := projections.New(projections.Options{})
-	gw := gateway.New(gateway.Config{Log: log, Projection: proj, Tokens: tokens, Services: advertise(ln)})
+	gw := gateway.New(gateway.Config{Log: as(access.Gateway), Projection: proj, Tokens: tokens, Services: advertise(ln), AuditTrust: id.trust})
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return proj.Run(ctx, log, snaps) })
 	g.Go(func() error { return gw.Serve(ctx, ln, tlsConfig) })
 	if services != nil {
 		g.Go(func() error { return runSealer(ctx, log) })
-		for _, svc := range services(log, proj) {
+		for _, svc := range services(as, proj) {
 			g.Go(func() error { return svc.Run(ctx) })
 		}
 	}
@@ -200,9 +212,9 @@ func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Confi
 // allServicesWith are the services `wake up` runs in its own process:
 // every controller and the scheduler, sharing the gateway's projection;
 // pods is the node IPAM allocator (nil: the default cluster CIDR).
-func allServicesWith(log *events.Log, view *projections.Projection, pods *nodeipam.Allocator) []runner {
-	out := []runner{newScheduler(log, view), newSinks(log)}
-	for _, l := range controllerLoopsWith(log, view, pods) {
+func allServicesWith(as roleLogs, view *projections.Projection, pods *nodeipam.Allocator) []runner {
+	out := []runner{newScheduler(as(access.Scheduler), view), newSinks(as(access.Controllers))}
+	for _, l := range controllerLoopsWith(as(access.Controllers), view, pods) {
 		out = append(out, l)
 	}
 	return out

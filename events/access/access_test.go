@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/access"
+	"github.com/wakehq/wake/events/audit"
 	"github.com/wakehq/wake/events/embedded"
 )
 
@@ -100,6 +103,9 @@ func TestRolePermissions(t *testing.T) {
 		{access.Admin, "", sub, "wake.node.n1.exec", true},
 		{access.Up, "", pub, "wake.obj.core.pods.default.p", true},
 		{access.Up, "", pub, "$JS.API.STREAM.PURGE.WAKE", false},
+		{access.Up, "", pub, access.RemovalSubject, false},
+		{access.Admin, "", pub, access.RemovalSubject, true},
+		{access.Controllers, "", pub, access.RemovalSubject, false},
 		{access.Gateway, "", pub, "wake.obj.core.configmaps.default.c", true},
 		{access.Gateway, "", pub, "wake.node.n1.exec", true},
 		{access.Gateway, "", pub, "$JS.API.STREAM.PURGE.WAKE", false},
@@ -275,5 +281,43 @@ func TestPermissionsNeedTheirNode(t *testing.T) {
 		if _, err := access.Permissions(tc.role, tc.node); err == nil {
 			t.Errorf("Permissions(%q, %q) = nil error", tc.role, tc.node)
 		}
+	}
+}
+
+// The authority remembers whom it issued keys to (but not wake up's own
+// in-process identity), which is how the audit knows its signers, and on
+// which subjects of the log each may sign.
+func TestIssuedIdentities(t *testing.T) {
+	a, err := access.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := issue(t, a, access.Gateway, "")
+	agent := issue(t, a, access.Agent, "n1")
+	issue(t, a, access.Up, "")
+	ids, err := a.Issued()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 {
+		t.Fatalf("issued %+v, want the gateway and the agent", ids)
+	}
+	for i, u := range []access.User{gw, agent} {
+		kp, err := nkeys.FromSeed(u.Seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pub, _ := kp.PublicKey(); ids[i].Public != pub {
+			t.Errorf("identity %d: public key %s, want %s", i, ids[i].Public, pub)
+		}
+	}
+	if got := ids[0].LogSubjects(); !slices.Equal(got, []string{"wake.obj.>"}) {
+		t.Errorf("gateway signs %q", got)
+	}
+	if got := ids[1].LogSubjects(); !slices.Equal(got, []string{"wake.obj.core.pods.>", "wake.obj.core.nodes._.n1", "wake.obj.core.events.>"}) {
+		t.Errorf("agent n1 signs %q", got)
+	}
+	if access.RemovalSubject != audit.RemovalSubject {
+		t.Errorf("access guards %q, the audit records removals on %q", access.RemovalSubject, audit.RemovalSubject)
 	}
 }

@@ -1,10 +1,13 @@
 package access
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
@@ -20,6 +23,7 @@ const AccountName = "WAKE"
 // account WAKE (which signs every user) and the system account the
 // server needs in this mode. It issues users; it never connects.
 type Authority struct {
+	dir                       string
 	operator, account, system nkeys.KeyPair
 	operatorClaims            *jwt.OperatorClaims
 	accountJWT, systemJWT     string
@@ -54,7 +58,12 @@ func LoadOrCreate(dir string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAuthority(op, acc, sys)
+	a, err := newAuthority(op, acc, sys)
+	if err != nil {
+		return nil, err
+	}
+	a.dir = dir
+	return a, nil
 }
 
 // loadOrCreateKey reads a seed, or makes one with create and writes it.
@@ -200,7 +209,86 @@ func (a *Authority) Issue(role Role, node, name string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	if role != Up {
+		if err := a.record(Identity{Role: role, Node: node, Name: name, Public: pub}); err != nil {
+			return User{}, err
+		}
+	}
 	return User{JWT: token, Seed: seed}, nil
+}
+
+// Identity is a user the Authority issued, as it recorded it: whose key
+// it is and for what. Its public key is how the audit knows an event's
+// signer (events' ce-wakesigner).
+type Identity struct {
+	Role   Role   `json:"role"`
+	Node   string `json:"node,omitempty"`
+	Name   string `json:"name"`
+	Public string `json:"public"`
+}
+
+// issuedFile records every identity issued but wake up's own in-process
+// one (a new key each start, which signs nothing), one JSON line each.
+const issuedFile = "issued.jsonl"
+
+func (a *Authority) record(id Identity) error {
+	if a.dir == "" {
+		return nil
+	}
+	line, err := json.Marshal(id)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(a.dir, issuedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("access: %w", err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("access: %w", err)
+	}
+	return f.Close()
+}
+
+// Issued are the identities this Authority issued, oldest first. A line
+// that does not read as one (a torn write) is skipped.
+func (a *Authority) Issued() ([]Identity, error) {
+	b, err := os.ReadFile(filepath.Join(a.dir, issuedFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	var out []Identity
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var id Identity
+		if json.Unmarshal(line, &id) != nil || !nkeys.IsValidPublicUserKey(id.Public) {
+			continue
+		}
+		if _, err := Permissions(id.Role, id.Node); err != nil {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// LogSubjects are the subjects of the log (and of the audit's records)
+// id may write: what its role's permissions allow there. The audit
+// trusts its signatures on those only.
+func (id Identity) LogSubjects() []string {
+	p, err := Permissions(id.Role, id.Node)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range p.Pub.Allow {
+		if s == ">" || strings.HasPrefix(s, "wake.obj.") || strings.HasPrefix(s, "wake.audit.") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Creds is u in the NATS credentials file format (nats.UserCredentials,

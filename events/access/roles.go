@@ -33,6 +33,10 @@ var NoLogDeletion = []string{
 	"$JS.API.STREAM.MSG.DELETE." + events.StreamName,
 }
 
+// RemovalSubject is where an operator records the removal of an event
+// from the log (audit.RemovalSubject): only admin may publish it.
+const RemovalSubject = "wake.audit.removal"
+
 // nodeVerbs are the request subjects an agent answers,
 // wake.node.<node>.<verb>.
 var nodeVerbs = []string{"logs", "exec", "images", "portforward", "metrics"}
@@ -57,6 +61,7 @@ func Permissions(role Role, node string) (jwt.Permissions, error) {
 	case Up:
 		p.Pub.Allow.Add(">")
 		p.Pub.Deny.Add(NoLogDeletion...)
+		p.Pub.Deny.Add(RemovalSubject)
 		p.Sub.Allow.Add(">")
 		return p, nil
 	case Gateway:
