@@ -54,6 +54,7 @@ func runAgent(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := useJoin(&nf, *state, *join, node, nodeSet); err != nil {
 		return err
 	}
+	nf.node = *node
 	nc, err := nf.dial(ctx, "wake agent "+*node)
 	if err != nil {
 		return err

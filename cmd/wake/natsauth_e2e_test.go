@@ -102,11 +102,52 @@ func TestNATSRefusesStrangers(t *testing.T) {
 	if err := os.WriteFile(credsFile, []byte(j.Creds), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nnc, err := nats.Connect(url, nats.UserCredentials(credsFile))
+	agentFlags := natsFlags{url: url, creds: credsFile, role: access.Agent, node: "n9"}
+	nnc, err := agentFlags.connect("test agent n9")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nnc.Close()
+
+	// A gateway asks the node (as for logs or exec): the agent answers,
+	// and the gateway reaches the agent's own inbox (a session's control
+	// subject) in return.
+	control := make(chan string, 1)
+	ctl, err := nnc.Subscribe(nnc.NewInbox(), func(m *nats.Msg) { control <- string(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ctl.Subject, access.InboxPrefix("n9")+".") {
+		t.Errorf("the agent's inbox %s is not its own", ctl.Subject)
+	}
+	ask, err := nnc.Subscribe(access.NodeSubject("n9", "logs"), func(m *nats.Msg) { m.Respond([]byte(ctl.Subject)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	nnc.Flush()
+	gwFlags := natsFlags{url: url, dataDir: dir, role: access.Gateway}
+	gnc, err := gwFlags.connect("test gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gnc.Close()
+	reply, err := gnc.Request(access.NodeSubject("n9", "logs"), nil, 5*time.Second)
+	if err != nil {
+		t.Fatalf("gateway asking node n9: %v", err)
+	}
+	if err := gnc.Publish(string(reply.Data), []byte("stop")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-control:
+		if got != "stop" {
+			t.Errorf("control message %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the gateway's message never reached the agent's inbox")
+	}
+	ask.Unsubscribe()
+	ctl.Unsubscribe()
 	njs, _ := jetstream.New(nnc)
 	node := func(name string) (uint64, error) {
 		ev := events.Event{ID: events.NewID(), Type: events.ObjectCreated, Source: "wake/agent", Actor: "system:node:" + name,

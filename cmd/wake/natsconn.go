@@ -33,6 +33,9 @@ type natsFlags struct {
 	// empty).
 	role    access.Role
 	dataDir string
+	// node is an agent's: with credentials (a node's identity), its
+	// replies come on inboxes of its own (access.InboxPrefix).
+	node string
 }
 
 // register adds the flags to fs; each also reads an environment variable,
@@ -71,6 +74,9 @@ func (f *natsFlags) connect(name string) (*nats.Conn, error) {
 	}
 	if f.creds != "" {
 		opts = append(opts, nats.UserCredentials(f.creds))
+		if f.role == access.Agent && f.node != "" {
+			opts = append(opts, nats.CustomInboxPrefix(access.InboxPrefix(f.node)))
+		}
 	}
 	switch local := filepath.Join(dataDir, "pki", "ca.crt"); {
 	case f.ca != "":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/wakehq/wake/events"
@@ -319,5 +320,67 @@ func TestIssuedIdentities(t *testing.T) {
 	}
 	if access.RemovalSubject != audit.RemovalSubject {
 		t.Errorf("access guards %q, the audit records removals on %q", access.RemovalSubject, audit.RemovalSubject)
+	}
+}
+
+// An agent works on inboxes of its own: it reads the log through
+// JetStream and asks requests there, and cannot listen on anyone else's.
+func TestAgentInboxes(t *testing.T) {
+	auth, err := access.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, auth)
+	admin := connect(t, s, issue(t, auth, access.Admin, ""))
+	js, _ := jetstream.New(admin.nc)
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: events.StreamName, Subjects: []string{"wake.obj.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(t.Context(), "wake.obj.core.pods.default.p", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	responder, err := admin.nc.Subscribe("wake.node.n1.metrics", func(m *nats.Msg) { m.Respond([]byte("ok")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer responder.Unsubscribe()
+	admin.nc.Flush()
+
+	agent := &client{}
+	nc, err := embedded.Connect(s, "agent n1", issue(t, auth, access.Agent, "n1").Option(), nats.CustomInboxPrefix(access.InboxPrefix("n1")),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			agent.mu.Lock()
+			agent.violations = append(agent.violations, err.Error())
+			agent.mu.Unlock()
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	agent.nc = nc
+	ajs, _ := jetstream.New(nc)
+	stream, err := ajs.Stream(t.Context(), events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := stream.OrderedConsumer(t.Context(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil || string(m.Data()) != "x" {
+		t.Fatalf("the agent reading the log: %v", err)
+	}
+	// A request to another node's subject is the gateway's to make, not an
+	// agent's; its own answers come back on its own inboxes.
+	if _, err := nc.Request("wake.node.n1.metrics", nil, 2*time.Second); err == nil {
+		t.Error("an agent asked a node for metrics")
+	}
+	if _, err := nc.SubscribeSync("_INBOX.>"); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	if !agent.refused("_INBOX.>", time.Second) {
+		t.Errorf("an agent listens on everyone's inboxes (violations %q)", agent.violations)
 	}
 }

@@ -41,6 +41,13 @@ const RemovalSubject = "wake.audit.removal"
 // wake.node.<node>.<verb>.
 var nodeVerbs = []string{"logs", "exec", "images", "portforward", "metrics"}
 
+// InboxPrefix is the prefix of the reply subjects node's agent makes
+// (nats.CustomInboxPrefix): its identity may subscribe to these only, so
+// it cannot read the replies other clients get on _INBOX.>. They stay
+// under _INBOX. so that the roles talking to an agent (a log or exec
+// session's control subject is the agent's inbox) may publish there.
+func InboxPrefix(node string) string { return "_INBOX." + events.EncodeToken(node) }
+
 // NodeSubject is the subject an agent answers verb on for node.
 func NodeSubject(node, verb string) string {
 	return "wake.node." + events.EncodeToken(node) + "." + verb
@@ -88,9 +95,14 @@ func Permissions(role Role, node string) (jwt.Permissions, error) {
 	default:
 		return jwt.Permissions{}, fmt.Errorf("access: unknown role %q", role)
 	}
-	// Every role acknowledges, takes flow control and gets replies.
+	// Every role acknowledges, takes flow control and gets replies; an
+	// agent on inboxes of its own.
 	p.Pub.Allow.Add("$JS.ACK.>", "$JS.FC.>", "_INBOX.>")
-	p.Sub.Allow.Add("_INBOX.>")
+	if role == Agent {
+		p.Sub.Allow.Add(InboxPrefix(node) + ".>")
+	} else {
+		p.Sub.Allow.Add("_INBOX.>")
+	}
 	if role != Agent {
 		p.Pub.Deny.Add(NoLogDeletion...)
 	}

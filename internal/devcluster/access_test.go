@@ -22,7 +22,7 @@ func TestAccessRolesMatchTheDeployConf(t *testing.T) {
 	}
 	// The agent's subjects for node n1 widened to any node, as the static
 	// agent user of the conf has them.
-	widen := strings.NewReplacer("nodes._.n1", "nodes.>", "HEARTBEATS.n1", "HEARTBEATS.>", "wake.node.n1.", "wake.node.*.")
+	widen := strings.NewReplacer("nodes._.n1", "nodes.>", "HEARTBEATS.n1", "HEARTBEATS.>", "wake.node.n1.", "wake.node.*.", "_INBOX.n1.>", "_INBOX.>")
 	norm := func(l []string) []string {
 		out := make([]string, len(l))
 		for i, s := range l {
