@@ -86,7 +86,21 @@ func TestBadInput(t *testing.T) {
 		{name: "bad patch type", method: "PATCH", path: "/api/v1/namespaces/default", ct: "text/plain", body: `{}`, code: 415},
 		{name: "invalid deployment", method: "POST", path: "/apis/apps/v1/namespaces/default/deployments", ct: "application/json", body: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[]}}}}`, code: 422},
 		{name: "cluster-scoped with namespace", method: "POST", path: "/api/v1/nodes", ct: "application/json", body: `{"apiVersion":"v1","kind":"Node","metadata":{"name":"n","namespace":"default"}}`, code: 400},
-		{name: "bad propagation policy", method: "DELETE", path: "/api/v1/namespaces/default?propagationPolicy=Sideways", code: 400},
+		// Options that do not decode are 400, those that decode to a value
+		// not allowed 422, as kube-apiserver answers (options.go).
+		{name: "bad propagation policy", method: "DELETE", path: "/api/v1/namespaces/default?propagationPolicy=Sideways", code: 422, reason: metav1.StatusReasonInvalid},
+		{name: "bad propagation policy in body", method: "DELETE", path: "/api/v1/namespaces/default", ct: "application/json", body: `{"propagationPolicy":"Sideways"}`, code: 422, reason: metav1.StatusReasonInvalid},
+		{name: "orphan and propagation", method: "DELETE", path: "/api/v1/namespaces/default", ct: "application/json", body: `{"orphanDependents":true,"propagationPolicy":"Orphan"}`, code: 422},
+		{name: "body not DeleteOptions", method: "DELETE", path: "/api/v1/namespaces/default", ct: "application/json", body: `{"kind":"ConfigMap"}`, code: 400},
+		{name: "bad gracePeriodSeconds", method: "DELETE", path: "/api/v1/namespaces/default?gracePeriodSeconds=soon", code: 400},
+		{name: "bad dryRun on create", method: "POST", path: cms + "?dryRun=Yes", ct: "application/json", body: cm("a"), code: 422, reason: metav1.StatusReasonInvalid, message: `dryRun: Unsupported value`},
+		{name: "bad dryRun on update", method: "PUT", path: "/api/v1/namespaces/default?dryRun=true", ct: "application/json", body: `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}`, code: 422},
+		{name: "bad dryRun on patch", method: "PATCH", path: "/api/v1/namespaces/default?dryRun=1", ct: "application/merge-patch+json", body: `{}`, code: 422},
+		{name: "bad dryRun on delete", method: "DELETE", path: "/api/v1/namespaces/default?dryRun=All&dryRun=Some", code: 422},
+		{name: "bad dryRun in DeleteOptions", method: "DELETE", path: "/api/v1/namespaces/default", ct: "application/json", body: `{"dryRun":["Everything"]}`, code: 422},
+		{name: "bad dryRun on deletecollection", method: "DELETE", path: cms + "?dryRun=server", code: 422},
+		{name: "bad limit", method: "GET", path: cms + "?limit=many", code: 400},
+		{name: "bad timeoutSeconds", method: "GET", path: cms + "?watch=1&timeoutSeconds=x", code: 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -187,6 +187,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, group, ve
 		r = r.WithContext(ctx)
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.requestTimeout(r)))
 	}
+	opts, err := readOptions(w, r, v)
+	if err != nil {
+		writeError(w, r, err, t.gr(), t.name)
+		return
+	}
+	r = withOptions(r, opts)
 	switch {
 	case v == "get":
 		err = s.get(w, r, t)

@@ -343,7 +343,9 @@ func held(obj runtime.Object) bool {
 	return len(accessor(obj).GetFinalizers()) > 0
 }
 
-func isDryRun(r *http.Request) bool { return r.URL.Query().Get("dryRun") == "All" }
+// isDryRun reports whether the request asked for a dry run (options.go
+// read it from the query or the DeleteOptions body).
+func isDryRun(r *http.Request) bool { return optionsOf(r.Context()).dryRun }
 
 func dryRunObject(t target, obj runtime.Object) (*projections.Object, error) {
 	raw, err := encodeObject(obj, t.kind)

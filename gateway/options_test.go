@@ -1,0 +1,149 @@
+package gateway_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// A dry run writes nothing, whether dryRun comes in the query (create,
+// update, patch) or in the DeleteOptions body, as client-go and kubectl send
+// it for delete and deletecollection (the probe's finding: `kubectl delete
+// cm x --dry-run=server` deleted x).
+func TestDryRunWritesNothing(t *testing.T) {
+	e := start(t)
+	ctx := t.Context()
+	dry := []string{metav1.DryRunAll}
+	cms := e.client.CoreV1().ConfigMaps("default")
+	for _, name := range []string{"a", "b"} {
+		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "keep"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bound := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}
+	if _, err := e.client.CoreV1().Pods("default").Create(ctx, bound, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.log.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"create", func() error {
+			_, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, metav1.CreateOptions{DryRun: dry})
+			return err
+		}},
+		{"update", func() error {
+			cm, err := cms.Get(ctx, "a", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cm.Data["k"] = "changed"
+			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{DryRun: dry})
+			return err
+		}},
+		{"patch", func() error {
+			_, err := cms.Patch(ctx, "a", types.MergePatchType, []byte(`{"data":{"k":"patched"}}`), metav1.PatchOptions{DryRun: dry})
+			return err
+		}},
+		{"delete", func() error { return cms.Delete(ctx, "a", metav1.DeleteOptions{DryRun: dry}) }},
+		{"delete pod", func() error {
+			zero := int64(0)
+			return e.client.CoreV1().Pods("default").Delete(ctx, "p", metav1.DeleteOptions{DryRun: dry, GracePeriodSeconds: &zero})
+		}},
+		{"delete namespace", func() error {
+			return e.client.CoreV1().Namespaces().Delete(ctx, "keep", metav1.DeleteOptions{DryRun: dry})
+		}},
+		{"deletecollection", func() error {
+			return cms.DeleteCollection(ctx, metav1.DeleteOptions{DryRun: dry}, metav1.ListOptions{})
+		}},
+		{"delete, dryRun in the query", func() error {
+			code, _, raw := e.do(t, "DELETE", "/api/v1/namespaces/default/configmaps/b?dryRun=All", "", "", true)
+			if code != http.StatusOK {
+				t.Errorf("delete ?dryRun=All: %d %s", code, raw)
+			}
+			return nil
+		}},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("dry-run %s: %v", s.name, err)
+		}
+	}
+	after, err := e.log.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("dry runs appended %d events", after-before)
+	}
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 2 || list.Items[0].Data["k"] != "v" {
+		t.Fatalf("configmaps after dry runs: %v %+v", err, list.Items)
+	}
+	ns, err := e.client.CoreV1().Namespaces().Get(ctx, "keep", metav1.GetOptions{})
+	if err != nil || ns.DeletionTimestamp != nil || ns.Status.Phase != corev1.NamespaceActive {
+		t.Fatalf("namespace after a dry-run delete: %v %+v", err, ns)
+	}
+	if p, err := e.client.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{}); err != nil || p.DeletionTimestamp != nil {
+		t.Fatalf("pod after a dry-run delete: %v %+v", err, p)
+	}
+}
+
+// The Python client sends watch=True: kube-apiserver's parameter codec
+// reads any value but "false" and "0" as true, so this is a watch, not a
+// list.
+func TestWatchTrueIsAWatch(t *testing.T) {
+	e := start(t)
+	if _, err := e.client.CoreV1().ConfigMaps("default").Create(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "seen"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"True", "TRUE", "yes", ""} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", e.url+"/api/v1/namespaces/default/configmaps?timeoutSeconds=1&watch="+v, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := insecureClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		if !sc.Scan() {
+			t.Fatalf("watch=%s: no event: %v", v, sc.Err())
+		}
+		resp.Body.Close()
+		var ev struct {
+			Type   string `json:"type"`
+			Object struct {
+				Metadata metav1.ObjectMeta `json:"metadata"`
+			} `json:"object"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Type != "ADDED" || ev.Object.Metadata.Name != "seen" {
+			t.Fatalf("watch=%s: first line %s (%v), want an ADDED event", v, sc.Bytes(), err)
+		}
+	}
+	for _, v := range []string{"false", "False", "0"} {
+		code, _, raw := e.do(t, "GET", "/api/v1/namespaces/default/configmaps?watch="+v, "", "", true)
+		if code != http.StatusOK || !json.Valid([]byte(raw)) {
+			t.Fatalf("watch=%s: %d %.200s, want a list", v, code, raw)
+		}
+	}
+}
+
+func insecureClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}
