@@ -49,6 +49,7 @@ type Projection struct {
 	index   *revIndex     // nil with Options.NoRevisionIndex
 	notify  chan struct{} // closed and replaced after every applied event
 	skipped int
+	source  *events.Log // the log Run folds, for WaitFor's gap check (gaps.go)
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -94,6 +95,9 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			p.log.Warn("snapshot unusable, replaying the whole log", "err", err)
 		}
 	}
+	p.mu.Lock()
+	p.source = log
+	p.mu.Unlock()
 	info, err := log.Stream().Info(ctx)
 	if err != nil {
 		return fmt.Errorf("projection: %w", err)
@@ -174,6 +178,15 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			p.log.Warn("projection: parallel catch-up stopped, following the log from there", "seq", p.Seq(), "err", err)
 			err = nil
 		}
+	}
+	if p.Seq() < target {
+		// The log's end may be sequences it no longer holds (gaps.go):
+		// WaitFor moves over them.
+		go func() {
+			if p.WaitFor(ctx, target) == nil {
+				p.markReady()
+			}
+		}()
 	}
 	if err == nil {
 		err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
@@ -270,16 +283,36 @@ func (p *Projection) Seq() uint64 {
 
 // WaitFor blocks until the projection has applied seq, so that a client reads
 // its own writes.
+// A sequence the log no longer holds does not hold it forever: without
+// progress for gapCheckAfter it asks the log (skipGap).
 func (p *Projection) WaitFor(ctx context.Context, seq uint64) error {
+	var check *time.Timer
+	defer func() {
+		if check != nil {
+			check.Stop()
+		}
+	}()
 	for {
 		p.mu.RLock()
-		done, wake := p.state.seq >= seq, p.notify
+		done, wake, log := p.state.seq >= seq, p.notify, p.source
 		p.mu.RUnlock()
 		if done {
 			return nil
 		}
+		var checkC <-chan time.Time
+		if log != nil {
+			if check == nil {
+				check = time.NewTimer(gapCheckAfter)
+			}
+			checkC = check.C
+		}
 		select {
 		case <-wake:
+		case <-checkC:
+			if err := p.skipGap(ctx, log); err != nil && ctx.Err() == nil {
+				p.log.Warn("projection: could not check the log for missing events", "err", err)
+			}
+			check.Reset(gapCheckAfter)
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for resourceVersion %d: %w", seq, ctx.Err())
 		}
