@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -146,4 +149,37 @@ func TestWatchTrueIsAWatch(t *testing.T) {
 
 func insecureClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}
+
+// A watch or list from a resourceVersion the log has not reached waits for
+// it a little, then answers as kube-apiserver's watch cache does (504,
+// "Too large resource version", cause ResourceVersionTooLarge), instead of
+// holding the connection silently.
+func TestFutureResourceVersionIsTooLarge(t *testing.T) {
+	e := start(t)
+	last, err := e.log.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := strconv.FormatUint(last+1000, 10)
+	for _, path := range []string{
+		"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=" + future,
+		"/api/v1/namespaces/default/configmaps?resourceVersion=" + future,
+	} {
+		begin := time.Now()
+		code, st, raw := e.do(t, "GET", path, "", "", true)
+		took := time.Since(begin)
+		if code != http.StatusGatewayTimeout || st.Reason != metav1.StatusReasonTimeout {
+			t.Fatalf("%s: %d %s, want 504 Timeout", path, code, raw)
+		}
+		if want := fmt.Sprintf("Timeout: Too large resource version: %s, current: %d", future, last); st.Message != want {
+			t.Fatalf("%s: message %q, want %q", path, st.Message, want)
+		}
+		if st.Details == nil || len(st.Details.Causes) != 1 || st.Details.Causes[0].Type != metav1.CauseTypeResourceVersionTooLarge {
+			t.Fatalf("%s: details %+v, want the cause ResourceVersionTooLarge", path, st.Details)
+		}
+		if took < 2*time.Second || took > 10*time.Second {
+			t.Fatalf("%s: answered after %v, want after about 3s", path, took)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -101,6 +102,17 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 	at, exact, err := exactResourceVersion(r)
 	if err != nil {
 		return err
+	}
+	if rv := optionsOf(r.Context()).list.ResourceVersion; !exact && rv != "" && rv != "0" {
+		// Not older than rv: a revision the log has not reached waits
+		// for it, then is "Too large resource version" (watch.go).
+		n, err := strconv.ParseUint(rv, 10, 64)
+		if err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", rv))
+		}
+		if err := s.waitFresh(r.Context(), n); err != nil {
+			return err
+		}
 	}
 	var objs []*projections.Object
 	var seq uint64
