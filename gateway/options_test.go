@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +182,54 @@ func TestFutureResourceVersionIsTooLarge(t *testing.T) {
 		if took < 2*time.Second || took > 10*time.Second {
 			t.Fatalf("%s: answered after %v, want after about 3s", path, took)
 		}
+	}
+}
+
+// A patch may not change an object's identity; kube-apiserver's answers:
+// name or namespace 400, uid 422 (immutable); a PUT's uid is a
+// precondition (409). None of them writes.
+func TestPatchCannotChangeIdentity(t *testing.T) {
+	e := start(t)
+	ctx := t.Context()
+	cm, err := e.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "me"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.log.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/api/v1/namespaces/default/configmaps/me"
+	const merge, jsonPatch, strategic = "application/merge-patch+json", "application/json-patch+json", "application/strategic-merge-patch+json"
+	cases := []struct {
+		method, ct, body string
+		code             int
+		message          string
+	}{
+		{"PATCH", merge, `{"metadata":{"name":"other"}}`, 400, "the name of the object (other) does not match the name on the URL (me)"},
+		{"PATCH", jsonPatch, `[{"op":"replace","path":"/metadata/name","value":"other"}]`, 400, "does not match the name on the URL"},
+		{"PATCH", strategic, `{"metadata":{"namespace":"kube-system"}}`, 400, "the namespace of the object (kube-system) does not match the namespace on the request (default)"},
+		{"PATCH", jsonPatch, `[{"op":"replace","path":"/metadata/namespace","value":"kube-system"}]`, 400, "does not match the namespace on the request"},
+		{"PATCH", merge, `{"metadata":{"uid":"00000000-0000-0000-0000-000000000000"}}`, 422, "metadata.uid: Invalid value"},
+		{"PATCH", jsonPatch, `[{"op":"replace","path":"/metadata/uid","value":"x"}]`, 422, "field is immutable"},
+		{"PUT", "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"me","uid":"x"}}`, 409, "Precondition failed: UID in precondition: x"},
+	}
+	for _, c := range cases {
+		code, st, raw := e.do(t, c.method, path, c.ct, c.body, true)
+		if code != c.code || !strings.Contains(st.Message, c.message) {
+			t.Errorf("%s %s: %d %s, want %d with %q", c.method, c.body, code, raw, c.code, c.message)
+		}
+	}
+	after, err := e.log.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("rejected patches appended %d events", after-before)
+	}
+	// Naming the object's own identity is no change.
+	same := fmt.Sprintf(`{"metadata":{"name":"me","namespace":"default","uid":%q},"data":{"k":"v"}}`, cm.UID)
+	if code, _, raw := e.do(t, "PATCH", path, merge, same, true); code != 200 {
+		t.Fatalf("patch naming its own identity: %d %s", code, raw)
 	}
 }

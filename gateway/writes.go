@@ -208,6 +208,10 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, t target) error
 		}
 	}
 	o, err := s.update(r, t, precondition, func(cur runtime.Object) (runtime.Object, error) {
+		// A uid in the body is a precondition, as in kube-apiserver.
+		if uid := m.GetUID(); uid != "" && uid != accessor(cur).GetUID() {
+			return nil, apierrors.NewConflict(t.gr(), t.name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, accessor(cur).GetUID()))
+		}
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
