@@ -233,3 +233,50 @@ func TestPatchCannotChangeIdentity(t *testing.T) {
 		t.Fatalf("patch naming its own identity: %d %s", code, raw)
 	}
 }
+
+// An Accept header the gateway can produce nothing for is 406, before
+// anything is read or written; every form it produces is served.
+func TestAcceptNegotiation(t *testing.T) {
+	e := start(t)
+	const cms = "/api/v1/namespaces/default/configmaps"
+	cases := []struct {
+		method, path, accept string
+		code                 int
+		contentType          string
+	}{
+		{"GET", cms, "text/html", 406, "application/json"},
+		{"GET", cms, "application/xml, text/plain;q=0.5", 406, "application/json"},
+		{"GET", cms + "?watch=true&timeoutSeconds=1", "text/html", 406, "application/json"},
+		{"DELETE", "/api/v1/namespaces/default", "image/png", 406, "application/json"},
+		{"GET", cms, "application/json;as=Frobs;g=meta.k8s.io;v=v1", 406, "application/json"},
+		{"GET", cms, "", 200, "application/json"},
+		{"GET", cms, "text/html, */*;q=0.8", 200, "application/json"},
+		{"GET", cms, "application/*", 200, "application/json"},
+		{"GET", cms, "application/yaml", 200, "application/yaml"},
+		{"GET", cms, "application/vnd.kubernetes.protobuf", 200, "application/json"},
+		{"GET", cms, "application/json;as=Table;g=meta.k8s.io;v=v1", 200, "application/json"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequestWithContext(t.Context(), c.method, e.url+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if c.accept != "" {
+			req.Header.Set("Accept", c.accept)
+		}
+		resp, err := insecureClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st metav1.Status
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || resp.Header.Get("Content-Type") != c.contentType {
+			t.Errorf("%s %s Accept %q: %s %s, want %d %s", c.method, c.path, c.accept, resp.Status, resp.Header.Get("Content-Type"), c.code, c.contentType)
+		}
+		if c.code == 406 && (st.Reason != metav1.StatusReasonNotAcceptable || !strings.Contains(st.Message, "only the following media types are accepted")) {
+			t.Errorf("%s Accept %q: status %+v, want NotAcceptable", c.path, c.accept, st)
+		}
+	}
+	if _, err := e.client.CoreV1().Namespaces().Get(t.Context(), "default", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a refused DELETE deleted: %v", err)
+	}
+}
