@@ -280,3 +280,84 @@ func TestAcceptNegotiation(t *testing.T) {
 		t.Fatalf("a refused DELETE deleted: %v", err)
 	}
 }
+
+// A LIST honours limit and continue, and its pages are one snapshot:
+// what changes between two pages shows in none of them (client-go's pager,
+// kubectl --chunk-size).
+func TestListPagesAreOneSnapshot(t *testing.T) {
+	e := start(t)
+	ctx := t.Context()
+	cms := e.client.CoreV1().ConfigMaps("default")
+	for i := range 7 {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c%d", i), Labels: map[string]string{"n": strconv.Itoa(i % 2)}}, Data: map[string]string{"v": "old"}}
+		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := cms.List(ctx, metav1.ListOptions{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Items) != 3 || first.Continue == "" || first.RemainingItemCount == nil || *first.RemainingItemCount != 4 {
+		t.Fatalf("first page: %d items, continue %q, remaining %v", len(first.Items), first.Continue, first.RemainingItemCount)
+	}
+	// Changes between the pages.
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c35"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx, "c5", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Patch(ctx, "c4", types.MergePatchType, []byte(`{"data":{"v":"new"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, cm := range first.Items {
+		names = append(names, cm.Name)
+	}
+	next := first.Continue
+	for next != "" {
+		page, err := cms.List(ctx, metav1.ListOptions{Limit: 3, Continue: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.ResourceVersion != first.ResourceVersion {
+			t.Fatalf("page at resourceVersion %s, the first at %s", page.ResourceVersion, first.ResourceVersion)
+		}
+		for _, cm := range page.Items {
+			names = append(names, cm.Name)
+			if cm.Data["v"] != "old" {
+				t.Fatalf("%s on a later page is its newer version", cm.Name)
+			}
+		}
+		next = page.Continue
+	}
+	if got := strings.Join(names, ","); got != "c0,c1,c2,c3,c4,c5,c6" {
+		t.Fatalf("pages held %s, want c0..c6 as they were at the first page", got)
+	}
+
+	// Selectors apply to every page; a new list sees the changes.
+	sel, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "n=0", Limit: 2})
+	if err != nil || len(sel.Items) != 2 || sel.Items[0].Name != "c0" || sel.Items[1].Name != "c2" || sel.Continue == "" {
+		t.Fatalf("selected first page: %v %+v", err, sel)
+	}
+	sel2, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "n=0", Limit: 2, Continue: sel.Continue})
+	if err != nil || len(sel2.Items) != 2 || sel2.Items[0].Name != "c4" || sel2.Items[1].Name != "c6" || sel2.Continue != "" {
+		t.Fatalf("selected second page: %v %+v", err, sel2)
+	}
+
+	// kube-apiserver's rules for a continue token.
+	for _, c := range []struct {
+		query string
+		code  int
+	}{
+		{"?limit=2&continue=" + first.Continue + "&resourceVersion=3", 400},
+		{"?limit=2&continue=" + first.Continue + "&resourceVersionMatch=NotOlderThan", 422},
+		{"?limit=2&continue=garbage", 400},
+		{"?limit=2&continue=" + first.Continue + "&resourceVersion=0", 200},
+	} {
+		if code, _, raw := e.do(t, "GET", "/api/v1/namespaces/default/configmaps"+c.query, "", "", true); code != c.code {
+			t.Errorf("%s: %d %s, want %d", c.query, code, raw, c.code)
+		}
+	}
+}
