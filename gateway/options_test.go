@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -52,6 +53,13 @@ func TestDryRunWritesNothing(t *testing.T) {
 		{"create", func() error {
 			_, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, metav1.CreateOptions{DryRun: dry})
 			return err
+		}},
+		{"create of an existing name", func() error {
+			_, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, metav1.CreateOptions{DryRun: dry})
+			if !apierrors.IsAlreadyExists(err) {
+				t.Errorf("dry-run create of an existing name: %v, want AlreadyExists as a real create", err)
+			}
+			return nil
 		}},
 		{"update", func() error {
 			cm, err := cms.Get(ctx, "a", metav1.GetOptions{})

@@ -87,11 +87,11 @@ func (s *Server) createObject(ctx context.Context, t target, obj runtime.Object,
 	if errs := admission.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(t.kind.GVK().GroupKind(), t.name, errs)
 	}
-	if dryRun {
-		return dryRunObject(t, obj)
-	}
 	if _, exists := s.proj.Get(t.ref()); exists {
 		return nil, apierrors.NewAlreadyExists(t.gr(), t.name)
+	}
+	if dryRun {
+		return dryRunObject(t, obj)
 	}
 	expect, err := s.expectAbsent(ctx, t)
 	if err != nil {
