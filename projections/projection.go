@@ -182,11 +182,15 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 	if p.Seq() < target {
 		// The log's end may be sequences it no longer holds (gaps.go):
 		// WaitFor moves over them.
-		go func() {
-			if p.WaitFor(ctx, target) == nil {
+		var waiter sync.WaitGroup
+		defer waiter.Wait()
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		waiter.Go(func() {
+			if p.WaitFor(wctx, target) == nil {
 				p.markReady()
 			}
-		}()
+		})
 	}
 	if err == nil {
 		err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
