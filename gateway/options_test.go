@@ -2,19 +2,26 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/gateway"
+	"github.com/wakehq/wake/projections"
 )
 
 // A dry run writes nothing, whether dryRun comes in the query (create,
@@ -367,5 +374,50 @@ func TestListPagesAreOneSnapshot(t *testing.T) {
 		if code, _, raw := e.do(t, "GET", "/api/v1/namespaces/default/configmaps"+c.query, "", "", true); code != c.code {
 			t.Errorf("%s: %d %s, want %d", c.query, code, raw, c.code)
 		}
+	}
+}
+
+// A gateway started on a log whose last event was purged (by subject)
+// served "wake is catching up with the event log" 503 forever: its
+// projection waited for a sequence no event carries. It serves.
+func TestGatewayServesALogWithAPurgedEnd(t *testing.T) {
+	e := start(t)
+	ctx := t.Context()
+	if _, err := e.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "purged"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ref := events.Ref{Resource: "configmaps", Namespace: "default", Name: "purged"}
+	if err := e.log.Stream().Purge(ctx, jetstream.WithPurgeSubject(ref.Subject())); err != nil {
+		t.Fatal(err)
+	}
+	proj := projections.New(projections.Options{})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		proj.Run(runCtx, e.log, nil)
+	}()
+	defer func() { cancel(); <-done }()
+	ts := httptest.NewServer(gateway.New(gateway.Config{Log: e.log, Projection: proj, Tokens: gateway.Tokens{token: {Name: "tester"}}}).Handler())
+	defer ts.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/namespaces/default/configmaps", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a gateway on a log with a purged end still answers %s after 5s", resp.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, ok := proj.Get(ref); ok {
+		t.Fatal("the purged ConfigMap is served")
 	}
 }
