@@ -361,6 +361,12 @@ func TestListPagesAreOneSnapshot(t *testing.T) {
 		t.Fatalf("selected second page: %v %+v", err, sel2)
 	}
 
+	// resourceVersion=0 is the watch cache's answer: one page, whatever
+	// the limit (client-go's reflectors list so).
+	if all, err := cms.List(ctx, metav1.ListOptions{Limit: 2, ResourceVersion: "0"}); err != nil || len(all.Items) != 7 || all.Continue != "" {
+		t.Fatalf("limit with resourceVersion=0: %v, %d items, continue %q", err, len(all.Items), all.Continue)
+	}
+
 	// kube-apiserver's rules for a continue token.
 	for _, c := range []struct {
 		query string

@@ -156,7 +156,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 	default:
 		objs, seq = s.selected(t, f)
 	}
-	page, next, remaining := objectsPage(objs, seq, int(min(max(lo.Limit, 0), 1<<20)), tok)
+	limit := int(min(max(lo.Limit, 0), 1<<20))
+	if lo.ResourceVersion == "0" && tok == nil {
+		// "Any revision" is kube-apiserver's watch cache, which answers
+		// in one page whatever the limit: client-go's reflectors list so.
+		limit = 0
+	}
+	page, next, remaining := objectsPage(objs, seq, limit, tok)
 	return s.writeListPage(w, r, t, page, seq, next, remaining)
 }
 
