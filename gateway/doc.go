@@ -10,7 +10,7 @@
 // negotiation (JSON, YAML, Table; 406 for the rest), errors as
 // metav1.Status, limits. A request's options (query parameters, and a
 // DeleteOptions body) are read once, in options.go, as kube-apiserver reads
-// them; handlers take them from the request's context. It must
-// not keep state of its own beyond caches of the projection: any number of
-// gateways may serve the same log.
+// them; handlers take them from the request's context. It must not keep
+// state of its own beyond caches of the projection: any number of gateways
+// may serve the same log.
 package gateway
