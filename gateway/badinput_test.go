@@ -100,6 +100,11 @@ func TestBadInput(t *testing.T) {
 		{name: "bad dryRun in DeleteOptions", method: "DELETE", path: "/api/v1/namespaces/default", ct: "application/json", body: `{"dryRun":["Everything"]}`, code: 422},
 		{name: "bad dryRun on deletecollection", method: "DELETE", path: cms + "?dryRun=server", code: 422},
 		{name: "bad limit", method: "GET", path: cms + "?limit=many", code: 400},
+		{name: "match without resourceVersion", method: "GET", path: cms + "?resourceVersionMatch=Exact", code: 422, message: "resourceVersionMatch is forbidden unless resourceVersion is provided"},
+		{name: "unknown match", method: "GET", path: cms + "?resourceVersion=1&resourceVersionMatch=Newest", code: 422},
+		{name: "sendInitialEvents on a list", method: "GET", path: cms + "?sendInitialEvents=true", code: 422, message: "sendInitialEvents is forbidden for list"},
+		{name: "sendInitialEvents without match", method: "GET", path: cms + "?watch=true&sendInitialEvents=true", code: 422},
+		{name: "match on a plain watch", method: "GET", path: cms + "?watch=true&resourceVersionMatch=NotOlderThan", code: 422},
 		{name: "bad timeoutSeconds", method: "GET", path: cms + "?watch=1&timeoutSeconds=x", code: 400},
 	}
 	for _, c := range cases {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	listvalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +56,9 @@ func readOptions(w http.ResponseWriter, r *http.Request, v string) (options, err
 	case "list", "watch":
 		if err := decodeQuery(q, &o.list); err != nil {
 			return o, err
+		}
+		if errs := validateListOptions(o.list, v == "watch"); len(errs) > 0 {
+			return o, invalidOptions("ListOptions", errs)
 		}
 	case "create":
 		var c metav1.CreateOptions
@@ -102,6 +107,19 @@ func readOptions(w http.ResponseWriter, r *http.Request, v string) (options, err
 // client-go's scheme, with their conversions from url.Values (metav1's own
 // ParameterCodec has none: it only encodes).
 var optionsVersion = schema.GroupVersion{Version: "v1"}
+
+// validateListOptions is kube-apiserver's validation of list and watch
+// options (resourceVersionMatch, continue and sendInitialEvents together;
+// the WatchList feature on, as in Kubernetes 1.37).
+func validateListOptions(lo metav1.ListOptions, watch bool) field.ErrorList {
+	return listvalidation.ValidateListOptions(&internalversion.ListOptions{
+		Watch:                watch,
+		ResourceVersion:      lo.ResourceVersion,
+		ResourceVersionMatch: lo.ResourceVersionMatch,
+		Continue:             lo.Continue,
+		SendInitialEvents:    lo.SendInitialEvents,
+	}, true)
+}
 
 // decodeQuery decodes query parameters into one of meta/v1's option types.
 func decodeQuery(q url.Values, into runtime.Object) error {

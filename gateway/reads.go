@@ -12,8 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/wakehq/wake/events/kinds"
 	"github.com/wakehq/wake/gateway/tables"
@@ -166,16 +164,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 	return s.writeListPage(w, r, t, page, seq, next, remaining)
 }
 
-// checkContinue applies kube-apiserver's rules to a continue token: it
-// carries its own revision, so no resourceVersion may come with it, and
-// it must be a list's token, not a history page's.
+// checkContinue applies kube-apiserver's rules to a continue token (with
+// validateListOptions'): it carries its own revision, so no
+// resourceVersion may come with it, and it must be a list's token, not a
+// history page's.
 func checkContinue(lo metav1.ListOptions, tok *pageToken) error {
 	if lo.ResourceVersion != "" && lo.ResourceVersion != "0" {
 		return apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
-	}
-	if lo.ResourceVersionMatch != "" {
-		return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "ListOptions"}, "",
-			field.ErrorList{field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch is forbidden when continue is provided")})
 	}
 	if tok.At == 0 {
 		return apierrors.NewBadRequest("continue token is not a list's: pass back metadata.continue as it came")
