@@ -123,18 +123,6 @@ func checkJSON(b []byte) error {
 	return nil
 }
 
-// fieldValidation is the fieldValidation query parameter: Strict, Warn or Ignore.
-func fieldValidation(r *http.Request) (string, error) {
-	switch v := r.URL.Query().Get("fieldValidation"); v {
-	case "":
-		return "Warn", nil
-	case "Strict", "Warn", "Ignore":
-		return v, nil
-	default:
-		return "", apierrors.NewBadRequest(fmt.Sprintf("fieldValidation must be one of Strict, Warn or Ignore, not %q", v))
-	}
-}
-
 // decodeObject decodes JSON into a new typed object of kind k. The apiVersion
 // and kind in the data, when present, must name k. Unknown and duplicate
 // fields fail the request (Strict) or come back as warnings (Warn).

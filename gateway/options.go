@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/scheme"
 )
@@ -23,15 +25,18 @@ import (
 // conversions its handlers use
 // (so "watch=True", "dryRun=All" and "limit=500" mean here what they mean
 // there), and for deletions the DeleteOptions body when there is one, else
-// the query. Invalid values are 400 when they do not decode and 422
+// the query; each validated by kube-apiserver's own validation. Invalid values are 400 when they do not decode and 422
 // (Invalid, kind CreateOptions/DeleteOptions/...) when they decode but are
 // not allowed, as kube-apiserver answers.
 
 // options are what one request asked for besides its body.
 type options struct {
 	dryRun bool
-	list   metav1.ListOptions   // list, watch, deletecollection
-	delete metav1.DeleteOptions // delete, deletecollection
+	// fieldValidation is Strict, Warn (the default) or Ignore: what an
+	// unknown or duplicate field in a create, update or patch body does.
+	fieldValidation string
+	list            metav1.ListOptions   // list, watch, deletecollection
+	delete          metav1.DeleteOptions // delete, deletecollection
 }
 
 type optionsKey struct{}
@@ -65,28 +70,28 @@ func readOptions(w http.ResponseWriter, r *http.Request, v string) (options, err
 		if err := decodeQuery(q, &c); err != nil {
 			return o, err
 		}
-		dryRun = c.DryRun
-		if errs := validation.ValidateDryRun(field.NewPath("dryRun"), c.DryRun); len(errs) > 0 {
+		if errs := validation.ValidateCreateOptions(&c); len(errs) > 0 {
 			return o, invalidOptions("CreateOptions", errs)
 		}
+		dryRun, o.fieldValidation = c.DryRun, c.FieldValidation
 	case "update":
 		var u metav1.UpdateOptions
 		if err := decodeQuery(q, &u); err != nil {
 			return o, err
 		}
-		dryRun = u.DryRun
-		if errs := validation.ValidateDryRun(field.NewPath("dryRun"), u.DryRun); len(errs) > 0 {
+		if errs := validation.ValidateUpdateOptions(&u); len(errs) > 0 {
 			return o, invalidOptions("UpdateOptions", errs)
 		}
+		dryRun, o.fieldValidation = u.DryRun, u.FieldValidation
 	case "patch":
 		var p metav1.PatchOptions
 		if err := decodeQuery(q, &p); err != nil {
 			return o, err
 		}
-		dryRun = p.DryRun
-		if errs := validation.ValidateDryRun(field.NewPath("dryRun"), p.DryRun); len(errs) > 0 {
+		if errs := validation.ValidatePatchOptions(&p, types.PatchType(contentType(r))); len(errs) > 0 {
 			return o, invalidOptions("PatchOptions", errs)
 		}
+		dryRun, o.fieldValidation = p.DryRun, p.FieldValidation
 	case "delete", "deletecollection":
 		if v == "deletecollection" {
 			if err := decodeQuery(q, &o.list); err != nil {
@@ -100,7 +105,16 @@ func readOptions(w http.ResponseWriter, r *http.Request, v string) (options, err
 		o.delete, dryRun = d, d.DryRun
 	}
 	o.dryRun = len(dryRun) > 0
+	if o.fieldValidation == "" {
+		o.fieldValidation = metav1.FieldValidationWarn
+	}
 	return o, nil
+}
+
+// contentType is the media type of the request body, without parameters.
+func contentType(r *http.Request) string {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt
 }
 
 // optionsVersion is the version the option types are registered under in

@@ -25,10 +25,7 @@ const maxPatchOps = 10000
 // metadata.resourceVersion makes it a precondition; otherwise a lost race is
 // retried against the newer version, as kube-apiserver does.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, t target) error {
-	validation, err := fieldValidation(r)
-	if err != nil {
-		return err
-	}
+	validation := optionsOf(r.Context()).fieldValidation
 	body, err := readBody(w, r)
 	if err != nil {
 		return err

@@ -170,10 +170,6 @@ func (s *Server) namespaceOpen(ns string) error {
 }
 
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, t target) (runtime.Object, []string, error) {
-	validation, err := fieldValidation(r)
-	if err != nil {
-		return nil, nil, err
-	}
 	body, err := readBody(w, r)
 	if err != nil {
 		return nil, nil, err
@@ -182,7 +178,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, t target) (r
 	if err != nil {
 		return nil, nil, err
 	}
-	return decodeObject(data, t.kind, validation)
+	return decodeObject(data, t.kind, optionsOf(r.Context()).fieldValidation)
 }
 
 // replace is PUT: the body replaces the object.
