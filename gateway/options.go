@@ -22,12 +22,12 @@ import (
 
 // The options of a request, read once, here, as kube-apiserver reads them:
 // the query through the parameter codec and the generated url.Values
-// conversions its handlers use
-// (so "watch=True", "dryRun=All" and "limit=500" mean here what they mean
-// there), and for deletions the DeleteOptions body when there is one, else
-// the query; each validated by kube-apiserver's own validation. Invalid values are 400 when they do not decode and 422
-// (Invalid, kind CreateOptions/DeleteOptions/...) when they decode but are
-// not allowed, as kube-apiserver answers.
+// conversions its handlers use (so "watch=True", "dryRun=All" and
+// "limit=500" mean here what they mean there), and for deletions the
+// DeleteOptions body when there is one, else the query; then checked by
+// kube-apiserver's own validation of each option type. A value that does
+// not decode is 400; one that decodes but is not allowed is 422 (Invalid,
+// kind CreateOptions, DeleteOptions, ...), as kube-apiserver answers.
 
 // options are what one request asked for besides its body.
 type options struct {
