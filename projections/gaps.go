@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,6 +28,25 @@ import (
 // before it asks the log whether the sequences it lacks still exist. A
 // write is normally applied well within it, so it costs nothing then.
 const gapCheckAfter = 200 * time.Millisecond
+
+// gapCheck is what WaitFor needs to look for gaps: the log Run folds (nil
+// before Run: then WaitFor only waits), and when the last look began, so
+// that many stalled waiters (a burst of writes while the projection lags)
+// make one look per gapCheckAfter between them, not one each.
+type gapCheck struct {
+	log  atomic.Pointer[events.Log]
+	last atomic.Int64 // unix nanoseconds
+}
+
+// skipGapOnce is skipGap unless another waiter looked less than
+// gapCheckAfter ago.
+func (p *Projection) skipGapOnce(ctx context.Context, log *events.Log) error {
+	now, last := time.Now().UnixNano(), p.gaps.last.Load()
+	if now-last < int64(gapCheckAfter) || !p.gaps.last.CompareAndSwap(last, now) {
+		return nil
+	}
+	return p.skipGap(ctx, log)
+}
 
 // skipGap moves the applied sequence over every sequence up to the log's
 // last that holds no message: it reads the last sequence first, then the

@@ -49,10 +49,11 @@ type Projection struct {
 	index   *revIndex     // nil with Options.NoRevisionIndex
 	notify  chan struct{} // closed and replaced after every applied event
 	skipped int
-	source  *events.Log // the log Run folds, for WaitFor's gap check (gaps.go)
 
 	readyOnce sync.Once
 	ready     chan struct{}
+
+	gaps gapCheck // WaitFor's look at the log for sequences it lacks (gaps.go)
 }
 
 // New returns an empty projection; Run fills it.
@@ -95,9 +96,7 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			p.log.Warn("snapshot unusable, replaying the whole log", "err", err)
 		}
 	}
-	p.mu.Lock()
-	p.source = log
-	p.mu.Unlock()
+	p.gaps.log.Store(log)
 	info, err := log.Stream().Info(ctx)
 	if err != nil {
 		return fmt.Errorf("projection: %w", err)
@@ -298,8 +297,9 @@ func (p *Projection) WaitFor(ctx context.Context, seq uint64) error {
 	}()
 	for {
 		p.mu.RLock()
-		done, wake, log := p.state.seq >= seq, p.notify, p.source
+		done, wake := p.state.seq >= seq, p.notify
 		p.mu.RUnlock()
+		log := p.gaps.log.Load()
 		if done {
 			return nil
 		}
@@ -313,7 +313,7 @@ func (p *Projection) WaitFor(ctx context.Context, seq uint64) error {
 		select {
 		case <-wake:
 		case <-checkC:
-			if err := p.skipGap(ctx, log); err != nil && ctx.Err() == nil {
+			if err := p.skipGapOnce(ctx, log); err != nil && ctx.Err() == nil {
 				p.log.Warn("projection: could not check the log for missing events", "err", err)
 			}
 			check.Reset(gapCheckAfter)
