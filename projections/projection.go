@@ -285,9 +285,8 @@ func (p *Projection) Seq() uint64 {
 }
 
 // WaitFor blocks until the projection has applied seq, so that a client reads
-// its own writes.
-// A sequence the log no longer holds does not hold it forever: without
-// progress for gapCheckAfter it asks the log (skipGap).
+// its own writes. A sequence the log no longer holds does not keep it
+// waiting: after gapCheckAfter it asks the log what it lacks (gaps.go).
 func (p *Projection) WaitFor(ctx context.Context, seq uint64) error {
 	var check *time.Timer
 	defer func() {
