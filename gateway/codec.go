@@ -123,18 +123,6 @@ func checkJSON(b []byte) error {
 	return nil
 }
 
-// fieldValidation is the fieldValidation query parameter: Strict, Warn or Ignore.
-func fieldValidation(r *http.Request) (string, error) {
-	switch v := r.URL.Query().Get("fieldValidation"); v {
-	case "":
-		return "Warn", nil
-	case "Strict", "Warn", "Ignore":
-		return v, nil
-	default:
-		return "", apierrors.NewBadRequest(fmt.Sprintf("fieldValidation must be one of Strict, Warn or Ignore, not %q", v))
-	}
-}
-
 // decodeObject decodes JSON into a new typed object of kind k. The apiVersion
 // and kind in the data, when present, must name k. Unknown and duplicate
 // fields fail the request (Strict) or come back as warnings (Warn).
@@ -225,36 +213,63 @@ type accept struct {
 	yaml     bool
 }
 
+// parseAccept is the form negotiate chose; serveResource has already
+// refused, with 406, a request whose Accept it cannot serve.
 func parseAccept(r *http.Request) accept {
+	a, _ := negotiate(r)
+	return a
+}
+
+// negotiate reads the Accept header as kube-apiserver's content
+// negotiation does: clauses in order, the first that names a form the
+// gateway produces wins (any JSON or YAML type, Table and
+// PartialObjectMetadata(List) of meta.k8s.io/v1, */* and application/*),
+// no header means JSON, and a header none of whose clauses it can produce
+// is 406 Not Acceptable.
+//
+// One departure: Kubernetes' protobuf is answered as JSON (a client-go
+// client configured for protobuf alone sends only that, and decodes
+// whatever Content-Type the answer has), because wake does not encode
+// protobuf yet and refusing those clients would break them.
+func negotiate(r *http.Request) (accept, error) {
 	var a accept
-	for _, clause := range strings.Split(r.Header.Get("Accept"), ",") {
+	header := strings.TrimSpace(r.Header.Get("Accept"))
+	if header == "" {
+		return a, nil
+	}
+	for _, clause := range strings.Split(header, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(clause))
 		if err != nil {
 			continue
 		}
-		if mt == "application/yaml" {
-			a.yaml = true
-			return a
-		}
-		if mt != "application/json" && mt != "*/*" {
+		switch mt {
+		case "application/yaml":
+			if params["as"] == "" {
+				a.yaml = true
+				return a, nil
+			}
+			continue
+		case "application/json", "*/*", "application/*", protobufType:
+		default:
 			continue
 		}
 		if params["g"] == "meta.k8s.io" && params["v"] == "v1" {
 			switch params["as"] {
 			case "Table":
 				a.table = true
-				return a
+				return a, nil
 			case "PartialObjectMetadata", "PartialObjectMetadataList":
 				a.metadata = true
-				return a
+				return a, nil
 			}
 			continue
 		}
 		if params["as"] == "" {
-			return a
+			return a, nil
 		}
 	}
-	return a
+	return a, statusError(http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable,
+		"only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf")
 }
 
 // writeBody writes a JSON document, as YAML when the client asked for it.

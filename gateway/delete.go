@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,57 +16,11 @@ import (
 	"github.com/wakehq/wake/projections"
 )
 
-// deleteOptions reads DeleteOptions from the body, or from the query.
-func deleteOptions(w http.ResponseWriter, r *http.Request) (metav1.DeleteOptions, error) {
-	var opts metav1.DeleteOptions
-	body, err := readBody(w, r)
-	if err != nil {
-		return opts, err
-	}
-	if len(body) > 0 {
-		data, err := bodyJSON(r, body, bodyTypes...)
-		if err != nil {
-			return opts, err
-		}
-		if err := json.Unmarshal(data, &opts); err != nil {
-			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid DeleteOptions: %v", err))
-		}
-	}
-	q := r.URL.Query()
-	if v := q.Get("gracePeriodSeconds"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid gracePeriodSeconds %q", v))
-		}
-		opts.GracePeriodSeconds = &n
-	}
-	if v := q.Get("propagationPolicy"); v != "" {
-		p := metav1.DeletionPropagation(v)
-		opts.PropagationPolicy = &p
-	}
-	if opts.PropagationPolicy != nil {
-		switch *opts.PropagationPolicy {
-		case metav1.DeletePropagationBackground, metav1.DeletePropagationForeground, metav1.DeletePropagationOrphan:
-		default:
-			return opts, apierrors.NewBadRequest(fmt.Sprintf("propagationPolicy must be Background, Foreground or Orphan, not %q", *opts.PropagationPolicy))
-		}
-	}
-	if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds < 0 {
-		zero := int64(0)
-		opts.GracePeriodSeconds = &zero
-	}
-	return opts, nil
-}
-
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, t target) error {
 	if t.subresource != "" {
 		return methodNotAllowed(r, t)
 	}
-	opts, err := deleteOptions(w, r)
-	if err != nil {
-		return err
-	}
-	o, gone, err := s.deleteOne(r, t, opts)
+	o, gone, err := s.deleteOne(r, t, optionsOf(r.Context()).delete)
 	if err != nil {
 		return err
 	}
@@ -176,10 +129,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, t targ
 	if err != nil {
 		return err
 	}
-	opts, err := deleteOptions(w, r)
-	if err != nil {
-		return err
-	}
+	opts := optionsOf(r.Context()).delete
 	if err := s.consistent(r.Context()); err != nil {
 		return err
 	}

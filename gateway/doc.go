@@ -7,7 +7,10 @@
 // once the projection has applied it, so the next read sees it.
 //
 // The package owns HTTP: routing (go-chi), authentication, discovery, content
-// negotiation (JSON, YAML, Table), errors as metav1.Status, limits. It must
-// not keep state of its own beyond caches of the projection: any number of
-// gateways may serve the same log.
+// negotiation (JSON, YAML, Table; 406 for the rest), errors as
+// metav1.Status, limits. A request's options (query parameters, and a
+// DeleteOptions body) are read once, in options.go, as kube-apiserver reads
+// them; handlers take them from the request's context. It must not keep
+// state of its own beyond caches of the projection: any number of gateways
+// may serve the same log.
 package gateway

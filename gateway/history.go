@@ -64,7 +64,7 @@ func (s *Server) routeWake(r chi.Router) {
 				writeError(w, req, apierrors.NewMethodNotSupported(schema.GroupResource{Group: WakeGroup}, req.Method), schema.GroupResource{}, "")
 				return
 			}
-			if !strings.HasSuffix(req.URL.Path, "/events") || !isTrue(req.URL.Query().Get("follow")) {
+			if !strings.HasSuffix(req.URL.Path, "/events") || !queryBool(req.URL.Query(), "follow") {
 				ctx, cancel := context.WithTimeout(req.Context(), s.requestTimeout(req))
 				defer cancel()
 				req = req.WithContext(ctx)
@@ -387,7 +387,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	follow := isTrue(r.URL.Query().Get("follow"))
+	follow := queryBool(r.URL.Query(), "follow")
 	limit, err := queryUint(r, "limit")
 	if err != nil {
 		return err

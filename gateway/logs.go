@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,13 +93,6 @@ func parseLogOptions(q url.Values, name string) (logs.Request, error) {
 		return req, apierrors.NewInvalid(schema.GroupKind{Kind: "PodLogOptions"}, name, errs)
 	}
 	return req, nil
-}
-
-// queryBool is Kubernetes' query conversion: present and not "false" or
-// "0" is true.
-func queryBool(q url.Values, key string) bool {
-	v, ok := q[key]
-	return ok && len(v) > 0 && v[0] != "0" && !strings.EqualFold(v[0], "false")
 }
 
 func queryInt(q url.Values, key string) (*int64, error) {

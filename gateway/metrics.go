@@ -105,7 +105,7 @@ func (s *Server) readMetrics(r *http.Request, resource, ns, name string) (any, e
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return nil, apierrors.NewMethodNotSupported(gr, r.Method)
 	}
-	if name == "" && isTrue(r.URL.Query().Get("watch")) {
+	if name == "" && queryBool(r.URL.Query(), "watch") {
 		return nil, apierrors.NewMethodNotSupported(gr, "watch")
 	}
 	k := nodeKind

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -24,10 +25,7 @@ const maxPatchOps = 10000
 // metadata.resourceVersion makes it a precondition; otherwise a lost race is
 // retried against the newer version, as kube-apiserver does.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, t target) error {
-	validation, err := fieldValidation(r)
-	if err != nil {
-		return err
-	}
+	validation := optionsOf(r.Context()).fieldValidation
 	body, err := readBody(w, r)
 	if err != nil {
 		return err
@@ -128,12 +126,21 @@ func isJSONObject(b []byte) bool {
 	return json.Unmarshal(b, &m) == nil && m != nil
 }
 
-// patchPreconditions enforces what a patch may not change (the name) and what
-// it may demand (the resourceVersion it was computed against).
+// patchPreconditions enforces what a patch may not change and what it may
+// demand (the resourceVersion it was computed against), with
+// kube-apiserver's answers: another name, or another namespace for a
+// namespaced object, is 400 (its checkName); another uid 422, the field
+// being immutable. A cluster-scoped object's namespace is cleared, as there.
 func patchPreconditions(t target, cur, next runtime.Object) error {
 	cm, nm := accessor(cur), accessor(next)
 	if nm.GetName() != cm.GetName() {
-		return apierrors.NewBadRequest(fmt.Sprintf("a patch cannot change the name of %s %q", t.kind.Kind, t.name))
+		return apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", nm.GetName(), t.name))
+	}
+	if ns := nm.GetNamespace(); t.kind.Namespaced && ns != "" && ns != t.namespace {
+		return apierrors.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the request (%s)", ns, t.namespace))
+	}
+	if uid := nm.GetUID(); uid != "" && uid != cm.GetUID() {
+		return invalid(t, field.Invalid(field.NewPath("metadata", "uid"), uid, "field is immutable"))
 	}
 	rv := nm.GetResourceVersion()
 	if rv == "" {

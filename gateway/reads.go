@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -90,10 +91,27 @@ func partialMetadata(raw []byte) (*metav1.PartialObjectMetadata, error) {
 	return pm, nil
 }
 
+// list serves a collection, in pages when the client asks for them
+// (limit, continue; client-go's pager and kubectl's --chunk-size): the
+// first page is the projection's list now, and its continue token pins
+// that resourceVersion, so every later page is cut from the list as it
+// was then (listAt) and the pages together are one consistent snapshot,
+// as Kubernetes pages are. A token whose revision retention discarded is
+// 410 Expired; the client lists again.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 	f, err := parseFilter(r.URL.Query(), t.kind)
 	if err != nil {
 		return err
+	}
+	lo := optionsOf(r.Context()).list
+	tok, err := continueToken(r)
+	if err != nil {
+		return err
+	}
+	if tok != nil {
+		if err := checkContinue(lo, tok); err != nil {
+			return err
+		}
 	}
 	if err := s.consistent(r.Context()); err != nil {
 		return err
@@ -102,26 +120,62 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) error {
 	if err != nil {
 		return err
 	}
+	if rv := lo.ResourceVersion; !exact && rv != "" && rv != "0" {
+		// Not older than rv: a revision the log has not reached waits
+		// for it, then is "Too large resource version" (watch.go).
+		n, err := strconv.ParseUint(rv, 10, 64)
+		if err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", rv))
+		}
+		if err := s.waitFresh(r.Context(), n); err != nil {
+			return err
+		}
+	}
 	var objs []*projections.Object
 	var seq uint64
 	switch {
+	case tok != nil:
+		exact, at = true, tok.At
+		fallthrough
 	case exact:
-		// resourceVersionMatch=Exact: the list as it was at that revision,
-		// rebuilt from the log (see timetravel.go).
+		// resourceVersionMatch=Exact, or a later page: the list as it
+		// was at that revision, rebuilt from the log (see timetravel.go).
 		if objs, err = s.listAt(r.Context(), t, f, at); err != nil {
 			return err
 		}
 		seq = at
 	case wantsDeletedRevisions(r, t):
 		// kubectl rollout history|undo: the revisions the log shows
-		// deleted too (see rollout_ghosts.go).
+		// deleted too (see rollout_ghosts.go), in one page.
 		if objs, seq, err = s.selectedWithDeleted(r.Context(), t, f); err != nil {
 			return err
 		}
+		return s.writeList(w, r, t, objs, seq)
 	default:
 		objs, seq = s.selected(t, f)
 	}
-	return s.writeList(w, r, t, objs, seq)
+	limit := int(min(max(lo.Limit, 0), 1<<20))
+	if lo.ResourceVersion == "0" && tok == nil {
+		// "Any revision" is kube-apiserver's watch cache, which answers
+		// in one page whatever the limit: client-go's reflectors list so.
+		limit = 0
+	}
+	page, next, remaining := objectsPage(objs, seq, limit, tok)
+	return s.writeListPage(w, r, t, page, seq, next, remaining)
+}
+
+// checkContinue applies kube-apiserver's rules to a continue token (with
+// validateListOptions'): it carries its own revision, so no
+// resourceVersion may come with it, and it must be a list's token, not a
+// history page's.
+func checkContinue(lo metav1.ListOptions, tok *pageToken) error {
+	if lo.ResourceVersion != "" && lo.ResourceVersion != "0" {
+		return apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
+	}
+	if tok.At == 0 {
+		return apierrors.NewBadRequest("continue token is not a list's: pass back metadata.continue as it came")
+	}
+	return nil
 }
 
 // writeList writes objects as a list current at seq, in the form the client

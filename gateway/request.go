@@ -98,7 +98,7 @@ func verb(r *http.Request, t target) string {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if t.name == "" {
-			if isTrue(r.URL.Query().Get("watch")) {
+			if queryBool(r.URL.Query(), "watch") {
 				return "watch"
 			}
 			return "list"
@@ -118,5 +118,3 @@ func verb(r *http.Request, t target) string {
 	}
 	return ""
 }
-
-func isTrue(s string) bool { return s == "true" || s == "1" }

@@ -194,6 +194,16 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, group, ve
 		r = r.WithContext(ctx)
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.requestTimeout(r)))
 	}
+	if _, err := negotiate(r); err != nil {
+		writeError(w, r, err, t.gr(), t.name)
+		return
+	}
+	opts, err := readOptions(w, r, v)
+	if err != nil {
+		writeError(w, r, err, t.gr(), t.name)
+		return
+	}
+	r = withOptions(r, opts)
 	switch {
 	case v == "get":
 		err = s.get(w, r, t)

@@ -40,21 +40,21 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 	if t.name != "" {
 		return methodNotAllowed(r, t)
 	}
+	lo := optionsOf(r.Context()).list
 	timeout := maxWatchTimeout
-	if v := q.Get("timeoutSeconds"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", v))
+	if n := lo.TimeoutSeconds; n != nil {
+		if *n < 0 {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %d", *n))
 		}
-		if d := time.Duration(n) * time.Second; d > 0 && d < timeout {
+		if d := time.Duration(*n) * time.Second; d > 0 && d < timeout {
 			timeout = d
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	rv := q.Get("resourceVersion")
-	sendInitial := isTrue(q.Get("sendInitialEvents"))
+	rv := lo.ResourceVersion
+	sendInitial := lo.SendInitialEvents != nil && *lo.SendInitialEvents
 	var from uint64
 	var initial []*projections.Object
 	if rv == "" || rv == "0" || sendInitial {
@@ -68,8 +68,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 		if from, err = strconv.ParseUint(rv, 10, 64); err != nil {
 			return apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", rv))
 		}
-		if err := s.proj.WaitFor(ctx, from); err != nil {
-			return apierrors.NewTimeoutError(fmt.Sprintf("resourceVersion %d is not known yet", from), 1)
+		if err := s.waitFresh(ctx, from); err != nil {
+			return err
 		}
 	}
 	// A resourceVersion older than the projection's in-memory history is
@@ -103,7 +103,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 	}
 	flush()
 
-	bookmarks := isTrue(q.Get("allowWatchBookmarks"))
+	bookmarks := lo.AllowWatchBookmarks
 	lastBookmark := time.Now()
 	for {
 		batchCtx := ctx
@@ -141,6 +141,31 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target) error {
 		}
 		flush()
 	}
+}
+
+// freshWait is how long a read from a resourceVersion the projection has
+// not reached waits for it: kube-apiserver's watch cache waits 3 s before
+// it answers "Too large resource version".
+const freshWait = 3 * time.Second
+
+// waitFresh waits, at most freshWait, until the projection has applied rv.
+func (s *Server) waitFresh(ctx context.Context, rv uint64) error {
+	wctx, cancel := context.WithTimeout(ctx, freshWait)
+	defer cancel()
+	err := s.proj.WaitFor(wctx, rv)
+	if err != nil && ctx.Err() == nil {
+		return tooLargeResourceVersion(rv, s.proj.Seq())
+	}
+	return err
+}
+
+// tooLargeResourceVersion is kube-apiserver's answer to a read from a
+// resourceVersion it has not reached: 504 Timeout with the cause
+// ResourceVersionTooLarge, which client-go's reflector recognises.
+func tooLargeResourceVersion(rv, current uint64) error {
+	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", rv, current), 1)
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}
+	return err
 }
 
 // filterChange decides what a watcher of t with filter f sees of a change:

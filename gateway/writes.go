@@ -87,11 +87,11 @@ func (s *Server) createObject(ctx context.Context, t target, obj runtime.Object,
 	if errs := admission.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(t.kind.GVK().GroupKind(), t.name, errs)
 	}
-	if dryRun {
-		return dryRunObject(t, obj)
-	}
 	if _, exists := s.proj.Get(t.ref()); exists {
 		return nil, apierrors.NewAlreadyExists(t.gr(), t.name)
+	}
+	if dryRun {
+		return dryRunObject(t, obj)
 	}
 	expect, err := s.expectAbsent(ctx, t)
 	if err != nil {
@@ -170,10 +170,6 @@ func (s *Server) namespaceOpen(ns string) error {
 }
 
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, t target) (runtime.Object, []string, error) {
-	validation, err := fieldValidation(r)
-	if err != nil {
-		return nil, nil, err
-	}
 	body, err := readBody(w, r)
 	if err != nil {
 		return nil, nil, err
@@ -182,7 +178,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, t target) (r
 	if err != nil {
 		return nil, nil, err
 	}
-	return decodeObject(data, t.kind, validation)
+	return decodeObject(data, t.kind, optionsOf(r.Context()).fieldValidation)
 }
 
 // replace is PUT: the body replaces the object.
@@ -208,6 +204,10 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, t target) error
 		}
 	}
 	o, err := s.update(r, t, precondition, func(cur runtime.Object) (runtime.Object, error) {
+		// A uid in the body is a precondition, as in kube-apiserver.
+		if uid := m.GetUID(); uid != "" && uid != accessor(cur).GetUID() {
+			return nil, apierrors.NewConflict(t.gr(), t.name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, accessor(cur).GetUID()))
+		}
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -343,7 +343,9 @@ func held(obj runtime.Object) bool {
 	return len(accessor(obj).GetFinalizers()) > 0
 }
 
-func isDryRun(r *http.Request) bool { return r.URL.Query().Get("dryRun") == "All" }
+// isDryRun reports whether the request asked for a dry run (options.go
+// read it from the query or the DeleteOptions body).
+func isDryRun(r *http.Request) bool { return optionsOf(r.Context()).dryRun }
 
 func dryRunObject(t target, obj runtime.Object) (*projections.Object, error) {
 	raw, err := encodeObject(obj, t.kind)

@@ -5,8 +5,9 @@
 // byte-identical state on every machine, so replay, audit and time travel can
 // trust it. Time, randomness and I/O enter only through events. Around the
 // fold, Projection adds what readers need: catch-up from a snapshot plus the
-// log, WaitFor(seq) so a writer reads its own write, and one watch fan-out
-// shared by every watcher.
+// log, WaitFor(seq) so a writer reads its own write (moving over sequences
+// the log no longer holds, gaps.go, so no wait is endless), and one watch
+// fan-out shared by every watcher.
 //
 // This package must not validate or default objects (the writers did that
 // before appending), decide anything, or write events.

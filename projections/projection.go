@@ -52,6 +52,8 @@ type Projection struct {
 
 	readyOnce sync.Once
 	ready     chan struct{}
+
+	gaps gapCheck // WaitFor's look at the log for sequences it lacks (gaps.go)
 }
 
 // New returns an empty projection; Run fills it.
@@ -94,6 +96,7 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			p.log.Warn("snapshot unusable, replaying the whole log", "err", err)
 		}
 	}
+	p.gaps.log.Store(log)
 	info, err := log.Stream().Info(ctx)
 	if err != nil {
 		return fmt.Errorf("projection: %w", err)
@@ -174,6 +177,19 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 			p.log.Warn("projection: parallel catch-up stopped, following the log from there", "seq", p.Seq(), "err", err)
 			err = nil
 		}
+	}
+	if p.Seq() < target {
+		// The log's end may be sequences it no longer holds (gaps.go):
+		// WaitFor moves over them.
+		var waiter sync.WaitGroup
+		defer waiter.Wait()
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		waiter.Go(func() {
+			if p.WaitFor(wctx, target) == nil {
+				p.markReady()
+			}
+		})
 	}
 	if err == nil {
 		err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
@@ -269,17 +285,37 @@ func (p *Projection) Seq() uint64 {
 }
 
 // WaitFor blocks until the projection has applied seq, so that a client reads
-// its own writes.
+// its own writes. A sequence the log no longer holds does not keep it
+// waiting: after gapCheckAfter it asks the log what it lacks (gaps.go).
 func (p *Projection) WaitFor(ctx context.Context, seq uint64) error {
+	var check *time.Timer
+	defer func() {
+		if check != nil {
+			check.Stop()
+		}
+	}()
 	for {
 		p.mu.RLock()
 		done, wake := p.state.seq >= seq, p.notify
 		p.mu.RUnlock()
+		log := p.gaps.log.Load()
 		if done {
 			return nil
 		}
+		var checkC <-chan time.Time
+		if log != nil {
+			if check == nil {
+				check = time.NewTimer(gapCheckAfter)
+			}
+			checkC = check.C
+		}
 		select {
 		case <-wake:
+		case <-checkC:
+			if err := p.skipGapOnce(ctx, log); err != nil && ctx.Err() == nil {
+				p.log.Warn("projection: could not check the log for missing events", "err", err)
+			}
+			check.Reset(gapCheckAfter)
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for resourceVersion %d: %w", seq, ctx.Err())
 		}
