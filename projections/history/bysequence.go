@@ -50,11 +50,12 @@ func ObjectsAt(ctx context.Context, log *events.Log, revs []projections.Revision
 	if err != nil {
 		return nil, err
 	}
-	built, err := buildAll(evs)
-	if err != nil {
-		return nil, err
-	}
+	built, bad := buildAll(evs)
 	for i, o := range built {
+		if bad[i] {
+			// The index records applied events only; the fold refused this one.
+			return nil, fmt.Errorf("event %d (%s) is quarantined, not a revision", evs[i].Seq, evs[i].Ref)
+		}
 		out[slot[evs[i].Seq]] = o
 	}
 	return out, nil
