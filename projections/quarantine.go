@@ -68,7 +68,9 @@ func clean(s string, n int) string {
 
 // Quarantined lists the messages the fold quarantined, by sequence. The
 // slice is shared: do not modify it.
-func (s *State) Quarantined() []Quarantined { return s.quarantined[:len(s.quarantined):len(s.quarantined)] }
+func (s *State) Quarantined() []Quarantined {
+	return s.quarantined[:len(s.quarantined):len(s.quarantined)]
+}
 
 // CheckKind is the fold's check of an event's kind (see checkKind), for
 // readers that build objects outside the fold (time travel).

@@ -560,6 +560,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		ResourceVersion, LiveHash, LogHash, SnapshotHash, SnapshotResourceVersion, FirstDifference string
 		Objects, SkippedEvents, ReplayMillis                                                       int
 		Match                                                                                      bool
+		Quarantined                                                                                []quarantinedMsg
 	}
 	json.Unmarshal(raw, &doc)
 	if *out != "" {
@@ -575,6 +576,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		if doc.LiveHash != "" {
 			fmt.Fprintf(stdout, "  live projection:   %s\n", doc.LiveHash)
 		}
+		printQuarantined(stdout, doc.Quarantined)
 		if doc.Match {
 			fmt.Fprintln(stdout, "match")
 		} else {
@@ -633,6 +635,7 @@ func runAuditVerify(ctx context.Context, args []string, stdout io.Writer) error 
 			OK                                        bool
 			Problems                                  []struct{ Seq, Kind, Detail string }
 		}
+		Quarantined []quarantinedMsg
 	}
 	if err := c.getJSON(ctx, "/audit/verify", nil, &doc); err != nil {
 		return err
@@ -643,11 +646,32 @@ func runAuditVerify(ctx context.Context, args []string, stdout io.Writer) error 
 	for _, p := range r.Problems {
 		fmt.Fprintf(stdout, "event %s: %s: %s\n", p.Seq, p.Kind, p.Detail)
 	}
+	printQuarantined(stdout, doc.Quarantined)
 	if !r.OK {
 		return fmt.Errorf("the log does not match its seals (%d problems)", len(r.Problems))
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
+}
+
+// quarantinedMsg is one message the projection quarantined
+// (projections.Quarantined).
+type quarantinedMsg struct {
+	Seq             uint64
+	Subject, Reason string
+}
+
+// printQuarantined lists the quarantined messages: not a failure of
+// replay or audit (the fold skips them alike everywhere), but the
+// operator must see them.
+func printQuarantined(w io.Writer, qs []quarantinedMsg) {
+	if len(qs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d quarantined (folded as if absent):\n", len(qs))
+	for _, q := range qs {
+		fmt.Fprintf(w, "  event %d on %s: %s\n", q.Seq, q.Subject, q.Reason)
+	}
 }
 
 // runSealer hash-chains the log into WAKE_AUDIT (events/audit) for `wake

@@ -23,6 +23,10 @@ type Report struct {
 	LastSeq      uint64    `json:"lastSeq,string"`
 	Discarded    int       `json:"discardedByRetention"`
 	Problems     []Problem `json:"problems"`
+	// Quarantined are sealed messages that are not events (sealed by
+	// RawDigest, unaltered): the projection quarantines them. Not a
+	// problem of the log's integrity.
+	Quarantined []Problem `json:"quarantined,omitempty"`
 	OK           bool      `json:"ok"`
 }
 
@@ -73,7 +77,12 @@ func Verify(ctx context.Context, log *events.Log, seals *Seals) (*Report, error)
 			switch {
 			case errors.As(err, &de) && de.Seq <= sl.Last:
 				seen[de.Seq] = true
-				r.Problems = append(r.Problems, Problem{Seq: de.Seq, Kind: "undecodable", Detail: de.Error()})
+				if d, ok := want[de.Seq]; ok && d == RawDigest(de) {
+					// Sealed as it is: a message the projection quarantines.
+					r.Quarantined = append(r.Quarantined, Problem{Seq: de.Seq, Kind: "quarantined", Detail: de.Error()})
+				} else {
+					r.Problems = append(r.Problems, Problem{Seq: de.Seq, Kind: "undecodable", Detail: de.Error()})
+				}
 				from = de.Seq + 1
 				continue
 			case err != nil && !errors.Is(err, errStop) && !errors.As(err, &de):
