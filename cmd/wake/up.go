@@ -28,6 +28,7 @@ import (
 	"github.com/wakehq/wake/gateway/pki"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/controllers/nodeipam"
+	"github.com/wakehq/wake/services/controllers/quarantine"
 	"github.com/wakehq/wake/services/dns"
 	"github.com/wakehq/wake/services/sink"
 )
@@ -201,7 +202,7 @@ func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Confi
 // every controller and the scheduler, sharing the gateway's projection;
 // pods is the node IPAM allocator (nil: the default cluster CIDR).
 func allServicesWith(log *events.Log, view *projections.Projection, pods *nodeipam.Allocator) []runner {
-	out := []runner{newScheduler(log, view), newSinks(log)}
+	out := []runner{newScheduler(log, view), newSinks(log), quarantine.New(log, view)}
 	for _, l := range controllerLoopsWith(log, view, pods) {
 		out = append(out, l)
 	}
