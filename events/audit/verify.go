@@ -27,7 +27,7 @@ type Report struct {
 	// RawDigest, unaltered): the projection quarantines them. Not a
 	// problem of the log's integrity.
 	Quarantined []Problem `json:"quarantined,omitempty"`
-	OK           bool      `json:"ok"`
+	OK          bool      `json:"ok"`
 }
 
 // Verify re-reads every sealed event of log and checks it against the
