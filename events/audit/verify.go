@@ -23,11 +23,12 @@ type Report struct {
 	LastSeq      uint64    `json:"lastSeq,string"`
 	Discarded    int       `json:"discardedByRetention"`
 	Problems     []Problem `json:"problems"`
+	OK           bool      `json:"ok"`
+
 	// Quarantined are sealed messages that are not events (sealed by
 	// RawDigest, unaltered): the projection quarantines them. Not a
 	// problem of the log's integrity.
 	Quarantined []Problem `json:"quarantined,omitempty"`
-	OK          bool      `json:"ok"`
 }
 
 // Verify re-reads every sealed event of log and checks it against the
