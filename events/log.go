@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -87,6 +88,8 @@ type Log struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
+
+	quarantined atomic.Pointer[func(seq uint64) bool] // see SetQuarantined
 }
 
 // Open creates the stream, or adopts an existing one: it updates the

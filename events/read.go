@@ -21,7 +21,8 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
-// Last is the newest event of one object; ErrNotFound if it has none.
+// Last is the newest event of one object, passing over quarantined
+// messages (see SetQuarantined); ErrNotFound if it has none.
 // With replicas it may be served by a follower that lags by a few
 // milliseconds; Append's expectation catches a stale read.
 func (l *Log) Last(ctx context.Context, ref Ref) (Event, error) {
@@ -35,7 +36,11 @@ func (l *Log) Last(ctx context.Context, ref Ref) (Event, error) {
 	if err != nil {
 		return Event{}, wrapNATS("last event of "+ref.String(), err)
 	}
-	return decodeRaw(m)
+	ev, err := decodeRaw(m)
+	if q := l.quarantined.Load(); err != nil || q != nil && (*q)(m.Sequence) {
+		return l.lastGood(ctx, ref, m) // see quarantine.go
+	}
+	return ev, nil
 }
 
 // Get is the event at stream sequence seq; ErrNotFound if there is none

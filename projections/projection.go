@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -90,7 +91,12 @@ func New(opts Options) *Projection {
 // Run restores the latest snapshot (if snaps is not nil and has one), applies
 // the log from there, marks the projection ready once it has caught up with
 // the log as it was at start, and keeps applying new events until ctx ends.
+//
+// Messages the fold cannot apply are quarantined (see Quarantined) and
+// never stop it. Run tells log which ones (events.Log.SetQuarantined), so
+// that writers through log write over them.
 func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots) error {
+	log.SetQuarantined(p.IsQuarantined)
 	if snaps != nil {
 		if st, err := snaps.Load(ctx); err == nil {
 			p.restore(st)
@@ -394,3 +400,20 @@ func (p *Projection) Quarantined() []Quarantined {
 // wake_projection_quarantined_events_total); Quarantined is the whole
 // record.
 func (p *Projection) QuarantineCount() uint64 { return p.quarantinedNow.Load() }
+
+// WriteSnapshot writes the current state as State.WriteSnapshot does.
+func (p *Projection) WriteSnapshot(w io.Writer) error {
+	p.mu.RLock()
+	seq, objs, quarantined := p.state.seq, p.state.all(), p.state.Quarantined()
+	p.mu.RUnlock()
+	return writeSnapshot(w, seq, objs, quarantined)
+}
+
+// IsQuarantined reports whether the fold quarantined the message at seq.
+func (p *Projection) IsQuarantined(seq uint64) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	q := p.state.quarantined
+	i := sort.Search(len(q), func(i int) bool { return q[i].Seq >= seq })
+	return i < len(q) && q[i].Seq == seq
+}
