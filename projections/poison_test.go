@@ -15,6 +15,7 @@ import (
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/natstest"
 	"github.com/wakehq/wake/projections"
+	"github.com/wakehq/wake/projections/logscan"
 )
 
 // poison is one kind of message that is not a valid next event of its
@@ -298,4 +299,43 @@ func TestRestartAfterPoison(t *testing.T) {
 		t.Errorf("state %s, want %s", got, w)
 	}
 	_ = p
+}
+
+// The parallel catch-up (chunks over two connections, decoded on every
+// core) quarantines poison as the event-by-event fold does.
+func TestParallelCatchUpQuarantines(t *testing.T) {
+	defer logscan.Chunking(50, 100)()
+	_, nc := natstest.Start(t)
+	log, err := events.Open(t.Context(), nc, events.Config{Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := poisons()
+	w := &writer{t, log, map[events.Ref]uint64{}}
+	var evs []events.Event
+	var bad []*nats.Msg
+	for i := range 300 {
+		evs = append(evs, configMapEvent(events.ObjectCreated, fmt.Sprint("cm", i), "v"))
+		bad = append(bad, ps[i%len(ps)].msg())
+	}
+	w.publish(nil, evs, bad)
+	want := projections.NewState()
+	err = log.ReadSkipping(t.Context(), 1, "", func(ev events.Event) error {
+		want.Apply(ev)
+		return nil
+	}, func(de *events.DecodeError) error {
+		want.ApplyPrepared(projections.PrepareUndecodable(de))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, cancel, done := startProjection(t, log, nil)
+	defer func() { cancel(); <-done }()
+	if seq, h := p.Hash(); seq != want.Seq() || h != want.Hash() {
+		t.Errorf("caught up to %d, want %d; hashes equal: %v", seq, want.Seq(), h == want.Hash())
+	}
+	if got, w := fmt.Sprint(p.Quarantined()), fmt.Sprint(want.Quarantined()); got != w || len(want.Quarantined()) != 300 {
+		t.Errorf("quarantined %d, want the fold's %d", len(p.Quarantined()), len(want.Quarantined()))
+	}
 }
