@@ -61,10 +61,12 @@ func Warning(view reconcile.View, q projections.Quarantined, now time.Time) (rec
 		if o, ok := view.Get(ref); ok {
 			involved.UID = types.UID(o.UID)
 		}
-		if ref.Namespace != "" {
-			if _, ok := view.Get(events.Ref{Resource: "namespaces", Name: ref.Namespace}); ok {
-				ns = ref.Namespace
-			}
+		if _, ok := view.Get(events.Ref{Resource: "namespaces", Name: ref.Namespace}); ok && ref.Namespace != "" {
+			ns = ref.Namespace
+		} else {
+			// An Event names an object of its own namespace (or a
+			// cluster-scoped one); the message names the subject.
+			involved.Namespace = ""
 		}
 	}
 	name := EventName(q.Seq)
@@ -149,11 +151,14 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // write creates the Event about q unless its subject has any event
-// already (written before, even if deleted since).
+// already (written before, even if deleted since). An Event that cannot
+// be built is logged and left out: retrying would not help, and it must
+// not hold up the next ones.
 func (s *Service) write(ctx context.Context, q projections.Quarantined) error {
 	a, err := Warning(s.View, q, s.Now())
 	if err != nil {
-		return err
+		s.Logger.Error("quarantine: no warning event for a quarantined message", "seq", q.Seq, "err", err)
+		return nil
 	}
 	ev := a.Event
 	ev.ID = events.NewID()
