@@ -22,6 +22,11 @@
 // H(L) = SHA-256(H(F-1) ‖ d(F) ‖ … ‖ d(L)). Keeping each event's digest
 // lets Verify name the exact event that changed, not just the seal.
 //
+// A message that is not an event (poison, which the projection
+// quarantines) does not stop the sealer: its d(n) is RawDigest, over its
+// stored subject, headers and data, and Verify lists such a message, still
+// as sealed, under Quarantined rather than as a problem.
+//
 // Verify checks that each seal continues the previous one and that every
 // sealed event is still there with the same digest: an event rewritten in
 // place, removed (deleted or purged), or no longer decodable is named by

@@ -46,7 +46,7 @@ func ObjectAt(ctx context.Context, log *events.Log, ref events.Ref, seq uint64) 
 	}
 	var o *projections.Object
 	if !poisoned && ev != nil && ev.Type != events.ObjectDeleted {
-		if o, err = projections.BuildObject(*ev); err != nil {
+		if o, err = projections.BuildObject(*ev); err != nil || projections.CheckKind(*ev) != nil {
 			poisoned = true
 		}
 	}
