@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -36,10 +37,14 @@ func (l *Log) SetQuarantined(quarantined func(seq uint64) bool) {
 	l.quarantined.Store(&quarantined)
 }
 
-// skippable reports whether m is a message the fold quarantines.
+// skippable reports whether m is a message the fold quarantines and a
+// writer may write over. An event of a wake type this wake does not know
+// is not: a newer wake wrote it (during an upgrade), and it may well
+// have changed the object.
 func (l *Log) skippable(m *jetstream.RawStreamMsg) bool {
 	if _, err := Decode(m.Subject, m.Header, m.Data, m.Sequence); err != nil {
-		return true
+		newer := errors.Is(err, ErrUnknownType) && strings.HasPrefix(m.Header.Get(HeaderType), TypePrefix)
+		return !newer
 	}
 	q := l.quarantined.Load()
 	return q != nil && (*q)(m.Sequence)
