@@ -73,7 +73,7 @@ func poisons() []poison {
 		})},
 		{"update of a missing object", encoded(configMapEvent(events.ObjectUpdated, "ghost", "x"), func(*nats.Msg) {})},
 		{"delete of a missing object", encoded(configMapEvent(events.ObjectDeleted, "ghost", "x"), func(*nats.Msg) {})},
-		{"unknown type", encoded(create, func(m *nats.Msg) { m.Header.Set(events.HeaderType, "io.wake.object.exploded.v9") })},
+		{"not a wake type", encoded(create, func(m *nats.Msg) { m.Header.Set(events.HeaderType, "com.example.exploded") })},
 		{"subject that names no object", encoded(create, func(m *nats.Msg) { m.Subject = "wake.obj.garbage" })},
 		{"huge garbage headers", encoded(create, func(m *nats.Msg) {
 			m.Header.Set(events.HeaderActor, strings.Repeat("\xff\x00garbage", 2<<10))

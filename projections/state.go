@@ -75,7 +75,8 @@ type Prepared struct {
 
 // Prepare builds ev's object. It is pure: callers may prepare many events
 // concurrently and apply them in stream order.
-func Prepare(ev events.Event) Prepared {
+func Prepare(ev events.Event) (p Prepared) {
+	defer recoverPrepare(ev, &p)
 	obj, err := BuildObject(ev)
 	return Prepared{Event: ev, Object: obj, Err: err}
 }
@@ -83,9 +84,20 @@ func Prepare(ev events.Event) Prepared {
 // PrepareDecoded is Prepare for an event returned by events.Decode, which
 // has already checked that its data is valid JSON: that check is not
 // repeated. Events from anywhere else must go through Prepare.
-func PrepareDecoded(ev events.Event) Prepared {
+func PrepareDecoded(ev events.Event) (p Prepared) {
+	defer recoverPrepare(ev, &p)
 	obj, err := buildValid(ev)
 	return Prepared{Event: ev, Object: obj, Err: err}
+}
+
+// recoverPrepare turns a panic while building ev's object into the
+// reason to quarantine it: no bytes in the log may crash the fold
+// (ARCHITECTURE.md, decision 11). Such a panic is a bug; the quarantine
+// record and its Warning Event make it loud.
+func recoverPrepare(ev events.Event, p *Prepared) {
+	if r := recover(); r != nil {
+		*p = Prepared{Event: ev, Err: fmt.Errorf("building the object panicked: %v", r)}
+	}
 }
 
 // Apply folds one event into the state. Events must come in stream order.
