@@ -157,7 +157,10 @@ func ListAt(ctx context.Context, log *events.Log, current []*projections.Object,
 		}
 	}
 	for _, subj := range order {
-		if !seen[subj] && touched[subj] != events.ObjectCreated {
+		// Not there at seq, yet its next message is no creation: its state
+		// was discarded, unless the log is whole (then the message is one
+		// the fold quarantines, an update of a missing object).
+		if !seen[subj] && touched[subj] != events.ObjectCreated && first > 1 {
 			return nil, fmt.Errorf("%w: the state of %s at resourceVersion %d was discarded", ErrBeyondRetention, subj, seq)
 		}
 	}

@@ -50,10 +50,22 @@ func TestHistoryReadsPastPoison(t *testing.T) {
 	poison("wake.obj.core.configmaps.default.a") // a's last message
 	put(events.ObjectCreated, "b", "1", 0)
 	poison("wake.obj.nonsense")
+	// An update of an object that never existed: it decodes, the fold
+	// quarantines it.
+	ghost := events.Event{ID: events.NewID(), Type: events.ObjectUpdated, Change: events.ChangeSpec, Source: "wake/test", Time: time.Now(),
+		Ref: events.Ref{Resource: "configmaps", Namespace: "default", Name: "ghost"}, APIVersion: "v1", Kind: "ConfigMap",
+		Actor: "tester", RequestID: "r", Data: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ghost","namespace":"default"}}`)}
+	m, err := ghost.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.JetStream().PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
 	last, _ := log.LastSeq(t.Context())
 
 	st, skipped, err := history.Replay(t.Context(), log, projections.NewState(), last)
-	if err != nil || skipped != 2 || len(st.Quarantined()) != 2 || st.Len() != 2 {
+	if err != nil || skipped != 3 || len(st.Quarantined()) != 3 || st.Len() != 2 {
 		t.Fatalf("replay: %v, skipped %d, quarantined %v, %d objects", err, skipped, st.Quarantined(), st.Len())
 	}
 	ref := events.Ref{Resource: "configmaps", Namespace: "default", Name: "a"}
@@ -71,7 +83,7 @@ func TestHistoryReadsPastPoison(t *testing.T) {
 		t.Fatalf("history of a: %v %+v", err, h)
 	}
 	n := 0
-	if err := history.Scan(t.Context(), log, "", 1, last, func(events.Event) error { n++; return nil }); err != nil || n != 3 {
-		t.Fatalf("scan: %v, %d events, want 3", err, n)
+	if err := history.Scan(t.Context(), log, "", 1, last, func(events.Event) error { n++; return nil }); err != nil || n != 4 {
+		t.Fatalf("scan: %v, %d events, want 4 (the ghost update decodes)", err, n)
 	}
 }
