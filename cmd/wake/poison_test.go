@@ -103,6 +103,8 @@ func TestPoisonLeavesKubectlWorking(t *testing.T) {
 		out, _ := c.kubectl("", "get", "events", "--no-headers")
 		return strings.Count(out, "EventQuarantined") == len(msgs)
 	})
+	// The log as CloudEvents reads past the poison.
+	contains(t, wakeRun(t, c, runEvents, "-o", "wide"), "configmaps/default/before", "configmaps/default/after", "configmaps/default/garbage")
 	out := wakeRun(t, c, runReplay, "--verify")
 	contains(t, out, "match", fmt.Sprintf("%d quarantined", len(msgs)), "ce-specversion", "does not exist")
 	if n := strings.Count(out, "  event "); n != len(msgs) {
