@@ -117,7 +117,6 @@ func FuzzFold(f *testing.F) {
 				}
 			} else if q := s.quarantined[before]; q.Seq != seq || q.Reason == "" || len(q.Reason) > maxReason+len("…") ||
 				strings.Contains(q.Reason, "panicked") { // recovered, but a bug all the same
-
 				t.Fatalf("message %d: record %+v", i, q)
 			}
 		}
