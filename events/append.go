@@ -26,6 +26,13 @@ import (
 // retry after the window, and on a single server, where JetStream checks
 // the expectation before the duplicate id (see the README).
 func (l *Log) Append(ctx context.Context, ev Event, expect uint64) (uint64, error) {
+	return l.append(ctx, ev, expect, true)
+}
+
+// append is Append; overQuarantined allows one more attempt expecting
+// the last of the quarantined messages that follow expect (see
+// quarantine.go).
+func (l *Log) append(ctx context.Context, ev Event, expect uint64, overQuarantined bool) (uint64, error) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC().Truncate(time.Microsecond)
 	}
@@ -42,7 +49,7 @@ func (l *Log) Append(ctx context.Context, ev Event, expect uint64) (uint64, erro
 	if errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-		return l.conflict(ctx, ev, expect, apiErr)
+		return l.conflict(ctx, ev, expect, apiErr, overQuarantined)
 	}
 	return 0, wrapNATS(fmt.Sprintf("append %s %s", ev.Type, ev.Ref), err)
 }
@@ -50,7 +57,7 @@ func (l *Log) Append(ctx context.Context, ev Event, expect uint64) (uint64, erro
 // conflict turns a failed expectation into a *ConflictError, unless ev
 // itself is the event that followed expect on the subject: then this was
 // a retry of an append that succeeded, and its sequence is returned.
-func (l *Log) conflict(ctx context.Context, ev Event, expect uint64, apiErr *jetstream.APIError) (uint64, error) {
+func (l *Log) conflict(ctx context.Context, ev Event, expect uint64, apiErr *jetstream.APIError, overQuarantined bool) (uint64, error) {
 	cerr := &ConflictError{Ref: ev.Ref, Expected: expect}
 	// 10071's description is "wrong last sequence: N"; 10164 (R>1) has no N.
 	if apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -66,6 +73,15 @@ func (l *Log) conflict(ctx context.Context, ev Event, expect uint64, apiErr *jet
 	next, err := l.stream.GetMsg(ctx, expect+1, jetstream.WithGetMsgSubject(ev.Ref.Subject()))
 	if err == nil && next.Header.Get(HeaderID) == ev.ID {
 		return next.Sequence, nil
+	}
+	if err == nil && overQuarantined {
+		// Only quarantined messages after expect: nobody wrote the object.
+		if seq, stored, ok := l.skipTail(ctx, ev.Ref.Subject(), next, ev.ID); ok {
+			if stored {
+				return seq, nil
+			}
+			return l.append(ctx, ev, seq, false)
+		}
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		// Whether an earlier attempt of ev was stored is unknown.

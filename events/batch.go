@@ -59,7 +59,7 @@ func (l *Log) AppendBatch(ctx context.Context, batch []Pending) []Result {
 			if errors.As(err, &apiErr) &&
 				(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 					apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-				results[i].Seq, results[i].Err = l.conflict(ctx, batch[i].Event, batch[i].Expect, apiErr)
+				results[i].Seq, results[i].Err = l.conflict(ctx, batch[i].Event, batch[i].Expect, apiErr, true)
 			} else {
 				results[i].Err = wrapNATS(fmt.Sprintf("append %s %s", batch[i].Event.Type, batch[i].Event.Ref), err)
 			}

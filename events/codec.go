@@ -114,8 +114,15 @@ func validSource(s string) bool {
 // deliberately), that the subject is a valid object subject naming the
 // same object as ce-subject, the time, the content type and every field
 // Append requires. Other errors wrap ErrInvalid.
-func Decode(subject string, hdr nats.Header, data []byte, seq uint64) (Event, error) {
-	ev, err := decode(subject, hdr, data, seq)
+func Decode(subject string, hdr nats.Header, data []byte, seq uint64) (ev Event, err error) {
+	defer func() {
+		// No bytes in the log may crash a reader (ARCHITECTURE.md,
+		// decision 11): a panic here is a bug, reported as invalid.
+		if r := recover(); r != nil {
+			ev, err = Event{}, fmt.Errorf("%w: decoding panicked: %v", ErrInvalid, r)
+		}
+	}()
+	ev, err = decode(subject, hdr, data, seq)
 	if errors.Is(err, ErrUnknownType) {
 		return Event{}, fmt.Errorf("events: %w", err)
 	}

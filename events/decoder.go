@@ -26,10 +26,23 @@ type Decoder struct {
 
 // Decode is Decode(subject, hdr, data, seq).
 func (d *Decoder) Decode(subject string, hdr nats.Header, data []byte, seq uint64) (Event, error) {
-	if ev, ok := d.fast(subject, hdr, data, seq); ok {
+	if ev, ok := d.fastSafe(subject, hdr, data, seq); ok {
 		return ev, nil
 	}
 	return Decode(subject, hdr, data, seq)
+}
+
+// fastSafe is fast, leaving the message to Decode should fast panic on
+// bytes nobody foresaw: a reader of the log must survive any message
+// (ARCHITECTURE.md, decision 11).
+func (d *Decoder) fastSafe(subject string, hdr nats.Header, data []byte, seq uint64) (ev Event, ok bool) {
+	defer func() {
+		if recover() != nil {
+			*d = Decoder{}
+			ev, ok = Event{}, false
+		}
+	}()
+	return d.fast(subject, hdr, data, seq)
 }
 
 // fast decodes a well-formed event; ok is false when Decode must decide.

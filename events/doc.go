@@ -13,7 +13,9 @@
 //   - the stream WAKE and its configuration (Config, Open);
 //   - the Log: Append with an expected last sequence per object (the
 //     only concurrency control in wake), Get, Last, LastSeq, Read (catch
-//     up to now) and Subscribe (follow forever).
+//     up to now) and Subscribe (follow forever), and ReadSkipping and
+//     SubscribeSkipping for readers that must survive any bytes in the
+//     stream (poison is quarantined, never fatal: see README.md).
 //   - signatures: a Log with a signer (Config.Signer, Log.WithSigner)
 //     signs every event it appends (ce-wakesigner, ce-wakesignature over
 //     SigningDigest); VerifySignature checks one. Which keys to trust is

@@ -56,11 +56,16 @@ func (e *ConflictError) Error() string {
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
 // DecodeError is returned by Read and Subscribe for an event they cannot
-// decode. Seq lets a caller that decides to skip it resume at Seq+1.
+// decode (and handed to ReadSkipping's and SubscribeSkipping's bad). Seq
+// lets a caller that decides to skip it resume at Seq+1; Header and Data
+// are the message as stored (nil where the reader did not have them), for
+// a reader that must account for it anyway (the audit sealer digests it).
 type DecodeError struct {
 	Seq     uint64
 	Subject string
 	Err     error
+	Header  nats.Header
+	Data    []byte
 }
 
 func (e *DecodeError) Error() string {

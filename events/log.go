@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +98,8 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	signer *signer // nil: events are appended unsigned
+	// quarantined is shared by the Logs WithSigner derives from one Open.
+	quarantined *atomic.Pointer[func(seq uint64) bool] // see SetQuarantined
 }
 
 // Open creates the stream, or adopts an existing one: it updates the
@@ -145,7 +148,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, wrapNATS("open stream "+StreamName, err)
 	}
-	return &Log{nc: nc, js: js, stream: s, signer: sign}, nil
+	return &Log{nc: nc, js: js, stream: s, signer: sign, quarantined: new(atomic.Pointer[func(seq uint64) bool])}, nil
 }
 
 // adopt brings an existing stream's adjustable settings to want.

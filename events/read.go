@@ -21,7 +21,8 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
-// Last is the newest event of one object; ErrNotFound if it has none.
+// Last is the newest event of one object, passing over quarantined
+// messages (see SetQuarantined); ErrNotFound if it has none.
 // With replicas it may be served by a follower that lags by a few
 // milliseconds; Append's expectation catches a stale read.
 func (l *Log) Last(ctx context.Context, ref Ref) (Event, error) {
@@ -35,7 +36,11 @@ func (l *Log) Last(ctx context.Context, ref Ref) (Event, error) {
 	if err != nil {
 		return Event{}, wrapNATS("last event of "+ref.String(), err)
 	}
-	return decodeRaw(m)
+	ev, err := decodeRaw(m)
+	if q := l.quarantined.Load(); err != nil || q != nil && (*q)(m.Sequence) {
+		return l.lastGood(ctx, ref, m) // see quarantine.go
+	}
+	return ev, nil
 }
 
 // Get is the event at stream sequence seq; ErrNotFound if there is none
@@ -57,16 +62,27 @@ func (l *Log) Get(ctx context.Context, seq uint64) (Event, error) {
 func decodeRaw(m *jetstream.RawStreamMsg) (Event, error) {
 	ev, err := Decode(m.Subject, m.Header, m.Data, m.Sequence)
 	if err != nil {
-		return Event{}, &DecodeError{Seq: m.Sequence, Subject: m.Subject, Err: err}
+		return Event{}, &DecodeError{Seq: m.Sequence, Subject: m.Subject, Err: err, Header: m.Header, Data: m.Data}
 	}
 	return ev, nil
 }
+
+// stopAt is the bad-message handler of Read and Subscribe: stop there.
+func stopAt(de *DecodeError) error { return de }
 
 // Read calls fn for every event with sequence >= from that matches filter
 // ("" for all; see FilterSubject), in order, up to the stream's last
 // sequence when Read was called, then returns nil. It stops with fn's
 // error, or with a *DecodeError for an event it cannot decode.
 func (l *Log) Read(ctx context.Context, from uint64, filter string, fn func(Event) error) error {
+	return l.ReadSkipping(ctx, from, filter, fn, stopAt)
+}
+
+// ReadSkipping is Read for readers that survive any bytes in the log
+// (ARCHITECTURE.md, decision 11): a message that does not decode goes to
+// bad, in its place in the order, and the read goes on past it when bad
+// returns nil.
+func (l *Log) ReadSkipping(ctx context.Context, from uint64, filter string, fn func(Event) error, bad func(*DecodeError) error) error {
 	last, err := l.LastSeq(ctx)
 	if err != nil {
 		return err
@@ -100,7 +116,7 @@ func (l *Log) Read(ctx context.Context, from uint64, filter string, fn func(Even
 		if seq > last {
 			return nil
 		}
-		if err := deliver(m, seq, fn); err != nil {
+		if err := deliver(m, seq, fn, bad); err != nil {
 			return err
 		}
 		// NumPending counts the matching events not yet delivered: at 0,
@@ -119,6 +135,13 @@ func (l *Log) Read(ctx context.Context, from uint64, filter string, fn func(Even
 // resumes after the last delivered event. Watch from resourceVersion N is
 // Subscribe from N+1.
 func (l *Log) Subscribe(ctx context.Context, from uint64, filter string, fn func(Event) error) error {
+	return l.SubscribeSkipping(ctx, from, filter, fn, stopAt)
+}
+
+// SubscribeSkipping is Subscribe for readers that survive any bytes in
+// the log: a message that does not decode goes to bad, in its place in
+// the order, and the subscription goes on past it when bad returns nil.
+func (l *Log) SubscribeSkipping(ctx context.Context, from uint64, filter string, fn func(Event) error, bad func(*DecodeError) error) error {
 	c, err := l.orderedConsumer(ctx, max(from, 1), filter)
 	if err != nil {
 		return err
@@ -162,16 +185,16 @@ func (l *Log) Subscribe(ctx context.Context, from uint64, filter string, fn func
 		if err != nil {
 			return wrapNATS("subscribe", err)
 		}
-		if err := deliver(m, meta.Sequence.Stream, fn); err != nil {
+		if err := deliver(m, meta.Sequence.Stream, fn, bad); err != nil {
 			return err
 		}
 	}
 }
 
-func deliver(m jetstream.Msg, seq uint64, fn func(Event) error) error {
+func deliver(m jetstream.Msg, seq uint64, fn func(Event) error, bad func(*DecodeError) error) error {
 	ev, err := Decode(m.Subject(), m.Headers(), m.Data(), seq)
 	if err != nil {
-		return &DecodeError{Seq: seq, Subject: m.Subject(), Err: err}
+		return bad(&DecodeError{Seq: seq, Subject: m.Subject(), Err: err, Header: m.Headers(), Data: m.Data()})
 	}
 	return fn(ev)
 }

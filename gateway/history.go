@@ -429,12 +429,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	// Follow: a live subscription; flush after each event.
-	err = s.log.Subscribe(r.Context(), eq.from, eq.filter, func(ev events.Event) error {
+	err = s.log.SubscribeSkipping(r.Context(), eq.from, eq.filter, func(ev events.Event) error {
 		if err := emit(ev); err != nil {
 			return err
 		}
 		return rc.Flush()
-	})
+	}, func(*events.DecodeError) error { return nil }) // not an event: the projection quarantines it
 	if err != nil && err != errLimit && r.Context().Err() == nil {
 		s.logger.Warn("events stream ended", "err", err)
 	}
@@ -458,6 +458,10 @@ type replayDoc struct {
 	Events       uint64 `json:"eventsReplayed"`
 	Millis       int64  `json:"replayMillis"`
 	Match        bool   `json:"match"`
+	// Quarantined lists the messages up to Seq that the fold quarantined
+	// (projections.Quarantined): not a failure of the fold, which skips
+	// them alike everywhere, but listed for the operator.
+	Quarantined []projections.Quarantined `json:"quarantined"`
 	// FirstDifference names the first object (in subject order) that
 	// differs, when Match is false.
 	FirstDifference string `json:"firstDifference,omitempty"`
@@ -488,6 +492,7 @@ func (s *Server) serveReplay(w http.ResponseWriter, r *http.Request) error {
 	}
 	doc.Millis, doc.Events, doc.Skipped = time.Since(t0).Milliseconds(), doc.Seq, skipped
 	doc.LogHash, doc.Objects = st.Hash(), st.Len()
+	doc.Quarantined = append([]projections.Quarantined{}, st.Quarantined()...)
 	doc.Match = true
 	if doc.LiveHash != "" && doc.LogHash != doc.LiveHash {
 		doc.Match = false
@@ -622,6 +627,9 @@ func (s *Server) serveAuditVerify(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kind": "AuditVerification", "apiVersion": wakeAPIVersion, "report": rep})
+	// The quarantined messages (the fold's record) beside the report,
+	// whose chain checks are audit's own.
+	quarantined := append([]projections.Quarantined{}, s.proj.Quarantined()...)
+	writeJSON(w, http.StatusOK, map[string]any{"kind": "AuditVerification", "apiVersion": wakeAPIVersion, "report": rep, "quarantined": quarantined})
 	return nil
 }

@@ -98,6 +98,9 @@ func (s *Server) deletionsUpTo(ctx context.Context, t target, live []*projection
 	deletedAt := map[string]lastEvent{} // by subject
 	filter := events.FilterSubject(t.kind.Group, t.kind.Resource, t.namespace)
 	err := logscan.Consume(ctx, s.log, filter, 1, seq, true, func(m logscan.Msg) error {
+		if s.proj.IsQuarantined(m.Seq) {
+			return nil // as if absent
+		}
 		if events.Type(m.Header.Get(events.HeaderType)) != events.ObjectDeleted || isLive[m.Subject] {
 			delete(deletedAt, m.Subject)
 			return nil

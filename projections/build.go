@@ -57,6 +57,9 @@ func (b *builder) build(ev events.Event) (*Object, error) {
 	if !ok {
 		return nil, errors.New("data is not a JSON object")
 	}
+	if kind, _ := lookup(top, "kind"); !dataKindOK(kind, ev.Kind) {
+		return nil, fmt.Errorf("data has kind %s, the event says %q", clean(string(kind), 64), ev.Kind)
+	}
 	metaVal, found := lookup(top, "metadata")
 	var meta []member
 	if found {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wakehq/wake/events"
@@ -48,7 +50,11 @@ type Projection struct {
 	floor   uint64        // every change after floor is in history
 	index   *revIndex     // nil with Options.NoRevisionIndex
 	notify  chan struct{} // closed and replaced after every applied event
-	skipped int
+	skipped int           // events refused out of order (never from Run)
+
+	// quarantinedNow counts the messages this process quarantined (the
+	// metric wake_projection_quarantined_events_total, see QuarantineCount).
+	quarantinedNow atomic.Uint64
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -87,7 +93,12 @@ func New(opts Options) *Projection {
 // Run restores the latest snapshot (if snaps is not nil and has one), applies
 // the log from there, marks the projection ready once it has caught up with
 // the log as it was at start, and keeps applying new events until ctx ends.
+//
+// Messages the fold cannot apply are quarantined (see Quarantined) and
+// never stop it. Run tells log which ones (events.Log.SetQuarantined), so
+// that writers through log write over them.
 func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots) error {
+	log.SetQuarantined(p.IsQuarantined)
 	if snaps != nil {
 		if st, err := snaps.Load(ctx); err == nil {
 			p.restore(st)
@@ -165,13 +176,12 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 		// Catch up with the log as it was at start with decoding and
 		// building objects on every core, ahead of the ordered fold
 		// (logscan.Prepared); then follow it event by event.
-		err = logscan.Prepared(ctx, log, "", p.Seq()+1, target, PrepareDecoded, func(prep Prepared) error {
+		err = logscan.Prepared(ctx, log, "", p.Seq()+1, target, PrepareDecoded, PrepareUndecodable, func(prep Prepared) error {
 			p.apply(prep)
 			applied(prep.Event.Seq)
 			return nil
 		})
-		var de *events.DecodeError
-		if err != nil && ctx.Err() == nil && !errors.As(err, &de) {
+		if err != nil && ctx.Err() == nil {
 			// A read failed (not an event): the subscription below,
 			// which recovers from such failures, goes on from here.
 			p.log.Warn("projection: parallel catch-up stopped, following the log from there", "seq", p.Seq(), "err", err)
@@ -192,9 +202,13 @@ func (p *Projection) Run(ctx context.Context, log *events.Log, snaps *Snapshots)
 		})
 	}
 	if err == nil {
-		err = log.Subscribe(ctx, p.Seq()+1, "", func(ev events.Event) error {
+		err = log.SubscribeSkipping(ctx, p.Seq()+1, "", func(ev events.Event) error {
 			p.apply(PrepareDecoded(ev)) // Subscribe's events come from events.Decode
 			applied(ev.Seq)
+			return nil
+		}, func(de *events.DecodeError) error {
+			p.apply(PrepareUndecodable(de))
+			applied(de.Seq)
 			return nil
 		})
 	}
@@ -220,9 +234,9 @@ func snapshotName(seq uint64) string {
 
 func (p *Projection) saveSnapshot(ctx context.Context, snaps *Snapshots) {
 	p.mu.RLock()
-	seq, objs := p.state.seq, p.state.all()
+	seq, objs, quarantined := p.state.seq, p.state.all(), p.state.Quarantined()
 	p.mu.RUnlock()
-	if err := snaps.Save(ctx, seq, objs); err != nil {
+	if err := snaps.Save(ctx, seq, objs, quarantined); err != nil {
 		p.log.Warn("snapshot not saved", "seq", seq, "err", err)
 	}
 }
@@ -251,7 +265,11 @@ func (p *Projection) Apply(ev events.Event) { p.apply(Prepare(ev)) }
 func (p *Projection) apply(prep Prepared) {
 	p.mu.Lock()
 	ch, err := p.state.ApplyPrepared(prep)
-	if err != nil {
+	var qe *QuarantineError
+	if errors.As(err, &qe) {
+		p.quarantinedNow.Add(1)
+		p.log.Warn("event quarantined: the projection folds on as if it were absent", "seq", qe.Seq, "subject", qe.Subject, "reason", qe.Reason)
+	} else if err != nil {
 		p.skipped++
 		p.log.Error("event skipped by projection", "seq", prep.Event.Seq, "err", err)
 	} else {
@@ -402,4 +420,36 @@ func (p *Projection) changesAfter(pos uint64) []Change {
 		out = append(out, at(i))
 	}
 	return out
+}
+
+// Quarantined lists every message of the log the fold quarantined, by
+// sequence, including those a restored snapshot recorded (see
+// State.Quarantined). The slice is shared: do not modify it.
+func (p *Projection) Quarantined() []Quarantined {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.Quarantined()
+}
+
+// QuarantineCount is the number of messages this projection quarantined
+// since it started (a counter, for the metric
+// wake_projection_quarantined_events_total); Quarantined is the whole
+// record.
+func (p *Projection) QuarantineCount() uint64 { return p.quarantinedNow.Load() }
+
+// WriteSnapshot writes the current state as State.WriteSnapshot does.
+func (p *Projection) WriteSnapshot(w io.Writer) error {
+	p.mu.RLock()
+	seq, objs, quarantined := p.state.seq, p.state.all(), p.state.Quarantined()
+	p.mu.RUnlock()
+	return writeSnapshot(w, seq, objs, quarantined)
+}
+
+// IsQuarantined reports whether the fold quarantined the message at seq.
+func (p *Projection) IsQuarantined(seq uint64) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	q := p.state.quarantined
+	i := sort.Search(len(q), func(i int) bool { return q[i].Seq >= seq })
+	return i < len(q) && q[i].Seq == seq
 }

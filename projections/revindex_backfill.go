@@ -19,10 +19,20 @@ import (
 func (p *Projection) backfillIndex(ctx context.Context, log *events.Log, base uint64) {
 	start := time.Now()
 	older := map[resourceKey]map[objectKey][]uint64{}
+	// The fold quarantined these (the snapshot recorded them): they are
+	// no object's revision.
+	quarantined := map[uint64]bool{}
+	p.mu.RLock()
+	for _, q := range p.state.Quarantined() {
+		if q.Seq <= base {
+			quarantined[q.Seq] = true
+		}
+	}
+	p.mu.RUnlock()
 	n := 0
 	err := logscan.Consume(ctx, log, events.AllSubjects, 1, base, true, func(m logscan.Msg) error {
 		ref, err := events.ParseSubject(m.Subject)
-		if err != nil {
+		if err != nil || quarantined[m.Seq] {
 			return nil // not an object's event: nothing to index (the fold skips it too)
 		}
 		rk, ok := resourceKey{ref.Group, ref.Resource}, objectKey{ref.Namespace, ref.Name}

@@ -50,15 +50,16 @@ func OpenSnapshots(ctx context.Context, js jetstream.JetStream, replicas int, me
 	return &Snapshots{store: store}, nil
 }
 
-// Save stores objects (in subject order) as the state at seq.
-func (s *Snapshots) Save(ctx context.Context, seq uint64, objs []*Object) error {
+// Save stores objects (in subject order) and the quarantined messages as
+// the state at seq.
+func (s *Snapshots) Save(ctx context.Context, seq uint64, objs []*Object, quarantined []Quarantined) error {
 	var buf bytes.Buffer
-	if err := writeSnapshot(&buf, seq, objs); err != nil {
+	if err := writeSnapshot(&buf, seq, objs, quarantined); err != nil {
 		return err
 	}
 	_, err := s.store.Put(ctx, jetstream.ObjectMeta{
 		Name:    snapshotObject,
-		Headers: map[string][]string{"Wake-Seq": {strconv.FormatUint(seq, 10)}, "Wake-Format": {SnapshotFormat}},
+		Headers: map[string][]string{"Wake-Seq": {strconv.FormatUint(seq, 10)}, "Wake-Format": {snapshotFormatOf(quarantined)}},
 	}, &buf)
 	return err
 }
@@ -74,4 +75,11 @@ func (s *Snapshots) Load(ctx context.Context) (*State, error) {
 	}
 	defer res.Close()
 	return ReadSnapshot(res)
+}
+
+func snapshotFormatOf(quarantined []Quarantined) string {
+	if len(quarantined) > 0 {
+		return SnapshotFormatV2
+	}
+	return SnapshotFormatV1
 }

@@ -44,9 +44,10 @@ type objectKey struct{ namespace, name string }
 
 // State is the fold of the log: every live object by collection.
 type State struct {
-	seq     uint64
-	objects map[resourceKey]map[objectKey]*Object
-	count   int
+	seq         uint64
+	objects     map[resourceKey]map[objectKey]*Object
+	count       int
+	quarantined []Quarantined // by sequence
 }
 
 // NewState returns the empty state, before the first event.
@@ -66,12 +67,16 @@ func (s *State) Len() int { return s.count }
 type Prepared struct {
 	Event  events.Event
 	Object *Object
-	Err    error // why BuildObject refused the event's data
+	Err    error // why BuildObject refused the event's data, or why it did not decode
+
+	subject     string // the stored subject of a message that did not decode
+	undecodable bool
 }
 
 // Prepare builds ev's object. It is pure: callers may prepare many events
 // concurrently and apply them in stream order.
-func Prepare(ev events.Event) Prepared {
+func Prepare(ev events.Event) (p Prepared) {
+	defer recoverPrepare(ev, &p)
 	obj, err := BuildObject(ev)
 	return Prepared{Event: ev, Object: obj, Err: err}
 }
@@ -79,15 +84,28 @@ func Prepare(ev events.Event) Prepared {
 // PrepareDecoded is Prepare for an event returned by events.Decode, which
 // has already checked that its data is valid JSON: that check is not
 // repeated. Events from anywhere else must go through Prepare.
-func PrepareDecoded(ev events.Event) Prepared {
+func PrepareDecoded(ev events.Event) (p Prepared) {
+	defer recoverPrepare(ev, &p)
 	obj, err := buildValid(ev)
 	return Prepared{Event: ev, Object: obj, Err: err}
 }
 
-// Apply folds one event into the state. Events must come in stream order. An
-// event that cannot be applied (malformed data, data naming another object)
-// moves the sequence on and changes nothing else, so every replica skips it
-// alike; the error says why.
+// recoverPrepare turns a panic while building ev's object into the
+// reason to quarantine it: no bytes in the log may crash the fold
+// (ARCHITECTURE.md, decision 11). Such a panic is a bug; the quarantine
+// record and its Warning Event make it loud.
+func recoverPrepare(ev events.Event, p *Prepared) {
+	if r := recover(); r != nil {
+		*p = Prepared{Event: ev, Err: fmt.Errorf("building the object panicked: %v", r)}
+	}
+}
+
+// Apply folds one event into the state. Events must come in stream order.
+// An event that cannot be applied (malformed data, data naming another
+// object or kind, an update or delete of an object that does not exist) is
+// quarantined: the sequence moves on, the message is recorded (see
+// Quarantined) and nothing else changes, so every replica skips it alike;
+// the error, a *QuarantineError, says why.
 func (s *State) Apply(ev events.Event) (Change, error) {
 	return s.ApplyPrepared(Prepare(ev))
 }
@@ -99,15 +117,24 @@ func (s *State) ApplyPrepared(p Prepared) (Change, error) {
 		return Change{}, fmt.Errorf("event %d applied out of order after %d", ev.Seq, s.seq)
 	}
 	s.seq = ev.Seq
+	if p.undecodable {
+		return Change{}, s.quarantine(ev.Seq, p.subject, p.Err)
+	}
+	if p.Err != nil {
+		return Change{}, s.quarantine(ev.Seq, ev.Ref.Subject(), p.Err)
+	}
+	if err := checkKind(ev); err != nil {
+		return Change{}, s.quarantine(ev.Seq, ev.Ref.Subject(), err)
+	}
 	rk := resourceKey{ev.Ref.Group, ev.Ref.Resource}
 	ok := objectKey{ev.Ref.Namespace, ev.Ref.Name}
 	prev := s.objects[rk][ok]
-	obj, err := p.Object, p.Err
-	if err != nil {
-		return Change{}, fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Ref, err)
-	}
+	obj := p.Object
 	switch ev.Type {
 	case events.ObjectCreated, events.ObjectUpdated:
+		if prev == nil && ev.Type == events.ObjectUpdated {
+			return Change{}, s.quarantine(ev.Seq, ev.Ref.Subject(), fmt.Errorf("updates %s, which does not exist", ev.Ref))
+		}
 		s.put(rk, ok, obj)
 		if prev == nil {
 			return Change{Type: Added, Seq: ev.Seq, Object: obj}, nil
@@ -115,13 +142,13 @@ func (s *State) ApplyPrepared(p Prepared) (Change, error) {
 		return Change{Type: Modified, Seq: ev.Seq, Object: obj, Prev: prev}, nil
 	case events.ObjectDeleted:
 		if prev == nil {
-			return Change{}, fmt.Errorf("event %d deletes %s, which does not exist", ev.Seq, ev.Ref)
+			return Change{}, s.quarantine(ev.Seq, ev.Ref.Subject(), fmt.Errorf("deletes %s, which does not exist", ev.Ref))
 		}
 		delete(s.objects[rk], ok)
 		s.count--
 		return Change{Type: Deleted, Seq: ev.Seq, Object: obj, Prev: prev}, nil
 	}
-	return Change{}, fmt.Errorf("event %d has type %q, which this fold does not know", ev.Seq, ev.Type)
+	return Change{}, s.quarantine(ev.Seq, ev.Ref.Subject(), fmt.Errorf("type %q is not one this fold knows", ev.Type))
 }
 
 func (s *State) put(rk resourceKey, ok objectKey, obj *Object) {

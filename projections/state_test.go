@@ -149,3 +149,33 @@ func TestWatchAndWaitFor(t *testing.T) {
 		t.Fatal("WaitFor a future sequence should time out")
 	}
 }
+
+// Snapshots of an older wake (v1, no quarantine record) still load; a
+// state with quarantined messages writes v2, which keeps the record.
+func TestSnapshotVersions(t *testing.T) {
+	v1 := `{"format":"wake.snapshot.v1","seq":7,"objects":1}
+{"subject":"wake.obj.core.configmaps.default.a","seq":3,"object":{"metadata":{"name":"a","namespace":"default","resourceVersion":"3","uid":"u"}}}
+`
+	s, err := ReadSnapshot(bytes.NewReader([]byte(v1)))
+	if err != nil || s.Seq() != 7 || s.Len() != 1 || len(s.Quarantined()) != 0 {
+		t.Fatalf("v1 snapshot: %v %+v", err, s)
+	}
+	if _, err := s.Apply(cm(8, events.ObjectUpdated, "default", "missing", "1")); err == nil {
+		t.Fatal("an update of a missing object must be quarantined")
+	}
+	var buf bytes.Buffer
+	if err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(buf.Bytes(), []byte(`{"format":"wake.snapshot.v2"`)) {
+		t.Fatalf("with a quarantined message: %s", buf.Bytes())
+	}
+	r, err := ReadSnapshot(&buf)
+	if err != nil || fmt.Sprint(r.Quarantined()) != fmt.Sprint(s.Quarantined()) || r.Hash() != s.Hash() {
+		t.Fatalf("v2 round trip: %v %v", err, r.Quarantined())
+	}
+	bad := `{"format":"wake.snapshot.v1","seq":7,"objects":0,"quarantined":1}` + "\n"
+	if _, err := ReadSnapshot(bytes.NewReader([]byte(bad))); err == nil {
+		t.Fatal("a v1 snapshot cannot hold quarantined messages")
+	}
+}

@@ -77,11 +77,13 @@ func runAuditVerify(ctx context.Context, args []string, stdout io.Writer) error 
 		return err
 	}
 	var doc struct {
-		Report audit.Report
+		Report      audit.Report
+		Quarantined []quarantinedMsg // the projection's record
 	}
 	if err := c.getJSON(ctx, "/audit/verify", nil, &doc); err != nil {
 		return err
 	}
+	printQuarantined(stdout, doc.Quarantined)
 	r := doc.Report
 	return printVerify(stdout, &r)
 }

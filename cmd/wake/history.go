@@ -560,6 +560,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		ResourceVersion, LiveHash, LogHash, SnapshotHash, SnapshotResourceVersion, FirstDifference string
 		Objects, SkippedEvents, ReplayMillis                                                       int
 		Match                                                                                      bool
+		Quarantined                                                                                []quarantinedMsg
 	}
 	json.Unmarshal(raw, &doc)
 	if *out != "" {
@@ -575,6 +576,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		if doc.LiveHash != "" {
 			fmt.Fprintf(stdout, "  live projection:   %s\n", doc.LiveHash)
 		}
+		printQuarantined(stdout, doc.Quarantined)
 		if doc.Match {
 			fmt.Fprintln(stdout, "match")
 		} else {
@@ -585,6 +587,26 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("replay does not match: first differing object %s", doc.FirstDifference)
 	}
 	return nil
+}
+
+// quarantinedMsg is one message the projection quarantined
+// (projections.Quarantined).
+type quarantinedMsg struct {
+	Seq             uint64
+	Subject, Reason string
+}
+
+// printQuarantined lists the quarantined messages: not a failure of
+// replay or audit (the fold skips them alike everywhere), but the
+// operator must see them.
+func printQuarantined(w io.Writer, qs []quarantinedMsg) {
+	if len(qs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d quarantined (folded as if absent):\n", len(qs))
+	for _, q := range qs {
+		fmt.Fprintf(w, "  event %d on %s: %s\n", q.Seq, q.Subject, q.Reason)
+	}
 }
 
 // runSealer hash-chains the log into WAKE_AUDIT (events/audit) for `wake

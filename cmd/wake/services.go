@@ -28,6 +28,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/namespace"
 	"github.com/wakehq/wake/services/controllers/nodeipam"
 	"github.com/wakehq/wake/services/controllers/nodelifecycle"
+	"github.com/wakehq/wake/services/controllers/quarantine"
 	"github.com/wakehq/wake/services/controllers/replicaset"
 	"github.com/wakehq/wake/services/controllers/servicelb"
 	"github.com/wakehq/wake/services/controllers/statefulset"
@@ -134,7 +135,7 @@ func runControllers(ctx context.Context, args []string, stdout io.Writer) error 
 		for _, l := range controllerLoopsWith(log, view, cf.alloc) {
 			out = append(out, l)
 		}
-		return append(out, newSinks(log))
+		return append(out, newSinks(log), quarantine.New(log, view))
 	})
 }
 

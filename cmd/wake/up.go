@@ -29,6 +29,7 @@ import (
 	"github.com/wakehq/wake/gateway/pki"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/controllers/nodeipam"
+	"github.com/wakehq/wake/services/controllers/quarantine"
 	"github.com/wakehq/wake/services/dns"
 	"github.com/wakehq/wake/services/sink"
 )
@@ -213,7 +214,7 @@ func runControlPlaneWith(ctx context.Context, nc *nats.Conn, stream events.Confi
 // every controller and the scheduler, sharing the gateway's projection;
 // pods is the node IPAM allocator (nil: the default cluster CIDR).
 func allServicesWith(as roleLogs, view *projections.Projection, pods *nodeipam.Allocator) []runner {
-	out := []runner{newScheduler(as(access.Scheduler), view), newSinks(as(access.Controllers))}
+	out := []runner{newScheduler(as(access.Scheduler), view), newSinks(as(access.Controllers)), quarantine.New(as(access.Controllers), view)}
 	for _, l := range controllerLoopsWith(as(access.Controllers), view, pods) {
 		out = append(out, l)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -62,6 +63,46 @@ func Digest(ev events.Event) string {
 		h.Write([]byte(f))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// RawDigest is the digest of a message that is not an event (it does not
+// decode; the projection quarantines it): the first 16 bytes of SHA-256
+// over its sequence, the marker "raw", its subject, its headers (names
+// sorted, each value in order) and its data, each length-prefixed.
+func RawDigest(de *events.DecodeError) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], de.Seq)
+	h.Write(n[:])
+	writeField(h, []byte("raw"))
+	writeMessage(h, de.Subject, de.Header, de.Data)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// writeField writes b length-prefixed.
+func writeField(h hash.Hash, b []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+	h.Write(n[:])
+	h.Write(b)
+}
+
+// writeMessage writes a stored message as it is: subject, headers (names
+// sorted, each value in order) and data, each length-prefixed.
+func writeMessage(h hash.Hash, subject string, hdr nats.Header, data []byte) {
+	writeField(h, []byte(subject))
+	names := make([]string, 0, len(hdr))
+	for k := range hdr {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range hdr[k] {
+			writeField(h, []byte(k))
+			writeField(h, []byte(v))
+		}
+	}
+	writeField(h, data)
 }
 
 // chain is H(L) from H(F-1), the digests and, in a v2 seal, the anchor.
@@ -215,7 +256,13 @@ type Sealer struct {
 
 	mu      sync.Mutex
 	last    *Seal // nil before the first seal
-	pending []events.Event
+	pending []sealed
+}
+
+// sealed is one message of the log waiting for its seal.
+type sealed struct {
+	seq    uint64
+	digest string
 }
 
 // NewSealer returns a sealer of log into seals.
@@ -261,19 +308,22 @@ func (s *Sealer) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err = s.log.Subscribe(ctx, from, "", func(ev events.Event) error {
+	add := func(seq uint64, digest string) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.pending = append(s.pending, ev)
+		s.pending = append(s.pending, sealed{seq, digest})
 		if len(s.pending) >= s.opts.Every {
 			return s.seal(ctx)
 		}
 		return nil
-	})
-	var de *events.DecodeError
-	if errors.As(err, &de) {
-		return fmt.Errorf("audit: cannot seal event %d: %w", de.Seq, err)
 	}
+	// A message that is not an event is sealed too, by its raw digest:
+	// the projection quarantines it, and the seal fixes what it was.
+	err = s.log.SubscribeSkipping(ctx, from, "", func(ev events.Event) error {
+		return add(ev.Seq, Digest(ev))
+	}, func(de *events.DecodeError) error {
+		return add(de.Seq, RawDigest(de))
+	})
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -287,7 +337,7 @@ func (s *Sealer) seal(ctx context.Context) error {
 	}
 	// The time first, then the stream: every event after Stream.Last was
 	// stored after Time, which bounds what a max age can have discarded.
-	sl := &Seal{Format: SealFormat, First: s.pending[0].Seq, Last: s.pending[len(s.pending)-1].Seq,
+	sl := &Seal{Format: SealFormat, First: s.pending[0].seq, Last: s.pending[len(s.pending)-1].seq,
 		Time: time.Now().UTC().Format(time.RFC3339Nano)}
 	anchor, err := anchorOf(ctx, s.log)
 	if err != nil {
@@ -299,9 +349,9 @@ func (s *Sealer) seal(ctx context.Context) error {
 		sl.Prev, expect = s.last.Chain, s.last.seq
 		sl.First = s.last.Last + 1
 	}
-	for _, ev := range s.pending {
-		sl.Digests = append(sl.Digests, Digest(ev))
-		sl.Seqs = append(sl.Seqs, ev.Seq)
+	for _, p := range s.pending {
+		sl.Digests = append(sl.Digests, p.digest)
+		sl.Seqs = append(sl.Seqs, p.seq)
 	}
 	sl.Chain = chain(sl.Prev, sl.Digests, sl.Stream)
 	seq, err := s.seals.append(ctx, sl, expect)

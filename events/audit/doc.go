@@ -117,4 +117,13 @@
 //   - Stop a wake writer's key from signing a wrong event: a signature
 //     says which writer wrote it, not that the change was right; restrict
 //     keys to subjects (Signer.Subjects) to bound what each may sign.
+//
+// # Poison
+//
+// A message that is not an event (poison, which the projection
+// quarantines) does not stop the sealer: its d(n) is RawDigest, over its
+// stored subject, headers and data. Verify lists such a message, as
+// sealed, under Report.Quarantined; once the log is signed and trusted
+// signers are given it is also a problem (no wake writer wrote it) until
+// an operator records its removal with `wake audit remove`.
 package audit

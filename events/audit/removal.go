@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,8 +99,13 @@ func Remove(ctx context.Context, log *events.Log, seals *Seals, seq uint64, opts
 		return nil, fmt.Errorf("audit: read event %d: %w", seq, err)
 	default:
 		r.Subject, r.RawDigest = m.Subject, rawDigest(m.Subject, m.Header, m.Data)
-		if ev, err := events.Decode(m.Subject, m.Header, m.Data, seq); err == nil {
+		ev, err := events.Decode(m.Subject, m.Header, m.Data, seq)
+		var de *events.DecodeError
+		switch {
+		case err == nil:
 			r.Digest = Digest(ev)
+		case errors.As(err, &de):
+			r.Digest = RawDigest(de) // as the sealer sealed it
 		}
 	}
 	if opts.Signer != nil {
@@ -130,25 +134,7 @@ func Remove(ctx context.Context, log *events.Log, seals *Seals, seq uint64, opts
 // and data, each length-prefixed.
 func rawDigest(subject string, hdr nats.Header, data []byte) string {
 	h := sha256.New()
-	var n [8]byte
-	field := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	field([]byte(subject))
-	keys := make([]string, 0, len(hdr))
-	for k := range hdr {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		for _, v := range hdr[k] {
-			field([]byte(k))
-			field([]byte(v))
-		}
-	}
-	field(data)
+	writeMessage(h, subject, hdr, data)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -59,6 +59,11 @@ type Report struct {
 	UnsignedBeforeSigning int       `json:"unsignedBeforeSigning"`
 	Problems              []Problem `json:"problems"`
 	OK                    bool      `json:"ok"`
+	// Quarantined are messages that are not events, as they were sealed
+	// (RawDigest) or not sealed yet: the projection quarantines them.
+	// Once the log is signed they are problems too (no wake writer wrote
+	// them) until an operator records their removal.
+	Quarantined []Problem `json:"quarantined,omitempty"`
 }
 
 // VerifyOptions are what Verify trusts.
@@ -217,7 +222,7 @@ func (v *verifier) seal(sl *Seal) error {
 		v.signature(ev)
 	}
 	if sl.Last >= v.r.FirstSeq { // else it is all gone: nothing to read
-		if err := v.read(sl.First, sl.Last, check, v.undecodable, func(seq uint64) { seen[seq] = true }); err != nil {
+		if err := v.read(sl.First, sl.Last, check, v.undecodable(want), func(seq uint64) { seen[seq] = true }); err != nil {
 			return err
 		}
 	}
@@ -279,10 +284,27 @@ func (v *verifier) read(from, to uint64, fn func(events.Event), bad func(*events
 }
 
 // undecodable reports a message that is not an event, unless an operator
-// removed it.
-func (v *verifier) undecodable(de *events.DecodeError) {
-	if v.removals[de.Seq] == nil {
-		v.problem(de.Seq, 0, "undecodable", de.Error())
+// recorded its removal. want are the digests its seal holds (nil after
+// the last seal): sealed as it is (RawDigest), it is poison the
+// projection quarantines and is listed as such; otherwise it changed
+// since it was sealed.
+func (v *verifier) undecodable(want map[uint64]string) func(*events.DecodeError) {
+	return func(de *events.DecodeError) {
+		if v.removals[de.Seq] != nil {
+			return
+		}
+		d, sealed := want[de.Seq]
+		if sealed && d != RawDigest(de) {
+			v.problem(de.Seq, 0, "undecodable", de.Error())
+			return
+		}
+		v.r.Quarantined = append(v.r.Quarantined, Problem{Seq: de.Seq, Kind: "quarantined", Detail: de.Error()})
+		// No wake writer wrote it: once the log is signed and signatures
+		// are checked, it is a finding, until an operator records its
+		// removal (wake audit remove).
+		if v.r.SignedFrom != 0 && len(v.opts.Trust) > 0 {
+			v.problem(de.Seq, 0, "unsigned", "a message that is not an event (quarantined) came from no wake writer: "+de.Error())
+		}
 	}
 }
 
@@ -309,7 +331,7 @@ func (v *verifier) tail(ctx context.Context) error {
 		if v.removals[ev.Seq] == nil {
 			v.signature(ev)
 		}
-	}, v.undecodable, met)
+	}, v.undecodable(nil), met)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -85,7 +86,10 @@ func consumeOne(ctx context.Context, m jetstream.Msg, handle func(events.Event) 
 	case errors.Is(err, events.ErrUnknownType):
 		return m.DoubleAck(ctx) // written by a newer wake: skip it, on purpose
 	case err != nil:
-		return fmt.Errorf("event %d: %w", meta.Sequence.Stream, err)
+		// Not an event (poison: wake's projection quarantines it). Stopping
+		// here would stop the consumer for good; skip it, loudly.
+		slog.Warn("consumer: message skipped, it is not an event", "seq", meta.Sequence.Stream, "subject", m.Subject(), "err", err)
+		return m.DoubleAck(ctx)
 	}
 	if err := handle(ev); err != nil {
 		_ = m.Nak()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/consumerexample"
 	"github.com/wakehq/wake/events/natstest"
@@ -98,5 +100,36 @@ func TestResumeAfterRestart(t *testing.T) {
 	want := []uint64{1, 2, 3, 4, 5, 6, 7, 8}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("handled %v, want %v", got, want)
+	}
+}
+
+// A message that is not an event is skipped (acknowledged), not a stop:
+// the consumer goes on to the events after it.
+func TestSkipsPoison(t *testing.T) {
+	_, nc := natstest.Start(t)
+	log, err := events.Open(t.Context(), nc, events.Config{Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendCM(t, log, "a", 1)
+	if _, err := log.JetStream().PublishMsg(t.Context(), &nats.Msg{Subject: "wake.obj.core.configmaps.default.garbage", Data: []byte("not an event")}); err != nil {
+		t.Fatal(err)
+	}
+	appendCM(t, log, "b", 1)
+	c, err := consumerexample.Open(t.Context(), log.JetStream(), "poisoned", events.FilterSubject("", "configmaps", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var got []uint64
+	err = consumerexample.Consume(ctx, c, func(ev events.Event) error {
+		if got = append(got, ev.Seq); ev.Seq == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != "[1 3]" {
+		t.Fatalf("Consume = %v, handled %v, want [1 3]", err, got)
 	}
 }

@@ -35,18 +35,48 @@ func ObjectAt(ctx context.Context, log *events.Log, ref events.Ref, seq uint64) 
 		return nil, err
 	}
 	var ev *events.Event
+	poisoned := false
 	err = lastUpTo(ctx, log, []string{ref.Subject()}, seq, func(m rawMsg) error {
 		e, err := m.Decode()
-		ev = &e
-		return err
+		ev, poisoned = &e, err != nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if ev == nil || ev.Type == events.ObjectDeleted {
+	var o *projections.Object
+	if !poisoned && ev != nil && ev.Type != events.ObjectDeleted {
+		if o, err = projections.BuildObject(*ev); err != nil || projections.CheckKind(*ev) != nil {
+			poisoned = true
+		}
+	}
+	if poisoned {
+		// The last message is quarantined: fold the object's messages as
+		// the projection does, as if it were absent.
+		if o, err = foldSubject(ctx, log, ref, seq); err != nil {
+			return nil, err
+		}
+	}
+	if o == nil {
 		return nil, fmt.Errorf("%w: %s did not exist at resourceVersion %d", events.ErrNotFound, ref, seq)
 	}
-	return projections.BuildObject(*ev)
+	return o, nil
+}
+
+// foldSubject is the object ref names as the projection's fold leaves it at
+// resourceVersion seq (nil if absent), from its own retained messages:
+// the way to its state when its last message there is quarantined.
+func foldSubject(ctx context.Context, log *events.Log, ref events.Ref, seq uint64) (*projections.Object, error) {
+	st := projections.NewState()
+	err := scanPrepared(ctx, log, ref.Subject(), 1, seq, func(p projections.Prepared) error {
+		st.ApplyPrepared(p) // quarantined messages are skipped as the projection skips them
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	o, _ := st.Get(ref)
+	return o, nil
 }
 
 // ListAt is a collection as it was at resourceVersion seq, sorted by
@@ -91,25 +121,46 @@ func ListAt(ctx context.Context, log *events.Log, current []*projections.Object,
 	}
 	seen := map[string]bool{}
 	var evs []events.Event
+	var poisoned []events.Ref // last message at seq quarantined
 	err = lastUpTo(ctx, log, order, seq, func(m rawMsg) error {
 		seen[m.Subject] = true
 		ev, err := m.Decode()
-		if err != nil || ev.Type == events.ObjectDeleted {
-			return err
+		if err != nil {
+			if ref, err := events.ParseSubject(m.Subject); err == nil {
+				poisoned = append(poisoned, ref)
+			}
+			return nil
 		}
-		evs = append(evs, ev)
+		if ev.Type != events.ObjectDeleted {
+			evs = append(evs, ev)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	built, err := buildAll(evs)
-	if err != nil {
-		return nil, err
+	built, bad := buildAll(evs)
+	for i, o := range built {
+		if bad[i] {
+			poisoned = append(poisoned, evs[i].Ref)
+		} else {
+			out = append(out, o)
+		}
 	}
-	out = append(out, built...)
+	for _, ref := range poisoned {
+		o, err := foldSubject(ctx, log, ref, seq)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil {
+			out = append(out, o)
+		}
+	}
 	for _, subj := range order {
-		if !seen[subj] && touched[subj] != events.ObjectCreated {
+		// Not there at seq, yet its next message is no creation: its state
+		// was discarded, unless the log is whole (then the message is one
+		// the fold quarantines, an update of a missing object).
+		if !seen[subj] && touched[subj] != events.ObjectCreated && first > 1 {
 			return nil, fmt.Errorf("%w: the state of %s at resourceVersion %d was discarded", ErrBeyondRetention, subj, seq)
 		}
 	}
@@ -166,25 +217,22 @@ func Rewind(current []*projections.Object, changes []projections.Change, at, cur
 
 // buildAll builds the objects of decoded events (events.Decode checked
 // their data) on every core: building is most of a time-travel list's
-// cost.
-func buildAll(evs []events.Event) ([]*projections.Object, error) {
-	out := make([]*projections.Object, len(evs))
+// cost. bad[i] is set where the fold would quarantine evs[i].
+func buildAll(evs []events.Event) (out []*projections.Object, bad []bool) {
+	out, bad = make([]*projections.Object, len(evs)), make([]bool, len(evs))
 	workers := min(runtime.GOMAXPROCS(0), max(len(evs)/256, 1))
 	var g errgroup.Group
 	for w := range workers {
 		g.Go(func() error {
 			for i := w; i < len(evs); i += workers {
 				p := projections.PrepareDecoded(evs[i])
-				o, err := p.Object, p.Err
-				if err != nil {
-					return fmt.Errorf("event %d (%s): %w", evs[i].Seq, evs[i].Ref, err)
-				}
-				out[i] = o
+				out[i], bad[i] = p.Object, p.Err != nil || projections.CheckKind(evs[i]) != nil
 			}
 			return nil
 		})
 	}
-	return out, g.Wait()
+	_ = g.Wait()
+	return out, bad
 }
 
 // SeqAt is the resourceVersion in force at time t: the sequence of the last

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -18,7 +19,8 @@ import (
 // (Projection.AtIndex) into the objects as they were: the live ones where
 // the revision is still the object's latest, the others built from their
 // event, read from the log by sequence (every request sent at once, see
-// getSeqs). An event the log no longer holds is ErrBeyondRetention.
+// getSeqs). An event the log no longer holds is ErrBeyondRetention; a
+// message the fold quarantines is left out of the answer.
 func ObjectsAt(ctx context.Context, log *events.Log, revs []projections.Revision) ([]*projections.Object, error) {
 	out := make([]*projections.Object, len(revs))
 	var seqs []uint64
@@ -41,23 +43,23 @@ func ObjectsAt(ctx context.Context, log *events.Log, revs []projections.Revision
 			return fmt.Errorf("direct get: asked for %d events, got event %d", len(seqs), m.Seq)
 		}
 		ev, err := m.DecodeWith(&d)
-		if err != nil {
-			return err
+		if err == nil {
+			evs = append(evs, ev)
 		}
-		evs = append(evs, ev)
-		return nil
+		return nil // not an event: quarantined, no object's revision
 	})
 	if err != nil {
 		return nil, err
 	}
-	built, err := buildAll(evs)
-	if err != nil {
-		return nil, err
-	}
+	built, bad := buildAll(evs)
 	for i, o := range built {
-		out[slot[evs[i].Seq]] = o
+		if !bad[i] {
+			out[slot[evs[i].Seq]] = o
+		}
 	}
-	return out, nil
+	// The index records applied events only, but a caller may name a
+	// message the fold quarantined: it is no object, and left out.
+	return slices.DeleteFunc(out, func(o *projections.Object) bool { return o == nil }), nil
 }
 
 // getSeqs reads the stored messages at seqs with direct gets, sending

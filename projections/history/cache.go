@@ -98,7 +98,7 @@ func fromCache(ctx context.Context, log *events.Log, ref events.Ref, opts Option
 				if err := diffChunk(&e.last, msgs, out); err != nil {
 					return nil, false, err
 				}
-				next.revs = append(slices.Clip(e.revs), out...)
+				next.revs = append(slices.Clip(e.revs), revisionsOnly(out)...)
 				next.last = msgs[len(msgs)-1]
 			}
 		}

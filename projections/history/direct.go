@@ -101,12 +101,13 @@ func scan(ctx context.Context, log *events.Log, filter string, from, to uint64, 
 
 // Scan calls fn for every event matching filter ("" for all, see
 // events.FilterSubject) with from <= seq <= to, in order, decoded. It stops
-// at fn's error or at an event it cannot decode (*events.DecodeError).
+// at fn's error; a message that does not decode is skipped (the
+// projection quarantines it).
 func Scan(ctx context.Context, log *events.Log, filter string, from, to uint64, fn func(events.Event) error) error {
 	return scan(ctx, log, filter, from, to, func(m rawMsg) error {
 		ev, err := m.Decode()
 		if err != nil {
-			return err
+			return nil
 		}
 		return fn(ev)
 	})

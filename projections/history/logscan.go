@@ -19,7 +19,8 @@ func consume(ctx context.Context, log *events.Log, filter string, from, to uint6
 	return logscan.Consume(ctx, log, filter, from, to, headersOnly, fn)
 }
 
-// scanPrepared is Scan for a fold, on every core (logscan.Prepared).
+// scanPrepared is Scan for a fold, on every core (logscan.Prepared); a
+// message that does not decode reaches apply to be quarantined.
 func scanPrepared(ctx context.Context, log *events.Log, filter string, from, to uint64, apply func(projections.Prepared) error) error {
-	return logscan.Prepared(ctx, log, filter, from, to, projections.PrepareDecoded, apply)
+	return logscan.Prepared(ctx, log, filter, from, to, projections.PrepareDecoded, projections.PrepareUndecodable, apply)
 }

@@ -90,7 +90,7 @@ func BenchmarkReplay(b *testing.B) {
 			objs = append(objs, st.List(k.Group, k.Resource, "")...)
 		}
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Ref.Subject() < objs[j].Ref.Subject() })
-		if err := snaps.Save(ctx, at, objs); err != nil {
+		if err := snaps.Save(ctx, at, objs, st.Quarantined()); err != nil {
 			b.Fatal(err)
 		}
 		for b.Loop() {

@@ -157,7 +157,7 @@ func Revisions(ctx context.Context, log *events.Log, ref events.Ref, opts Option
 	}
 	h.Revisions = make([]Revision, 0, n)
 	for _, c := range chunks {
-		h.Revisions = append(h.Revisions, c...)
+		h.Revisions = append(h.Revisions, revisionsOnly(c)...)
 	}
 	h.last = lastData
 	if opts.After == 0 && !h.Truncated && len(h.Revisions) >= cacheMin && prev != nil {
@@ -210,24 +210,25 @@ func scanSplit(ctx context.Context, log *events.Log, filter string, from, to uin
 }
 
 // diffChunk fills out with the revisions of msgs, prev being the message
-// before msgs[0] (nil for the first).
+// before msgs[0] (nil for the first). A message that is not a revision
+// (it does not decode: the projection quarantines it) leaves a zero
+// Revision in out and is diffed past, as if absent (revisionsOnly drops
+// it); one as prev makes the next revision's diff from the empty object.
 func diffChunk(prev *rawMsg, msgs []rawMsg, out []Revision) error {
 	var base map[string]json.RawMessage
 	if prev != nil {
-		p, err := splitObject(prev.Data)
-		if err != nil {
-			return &events.DecodeError{Seq: prev.Seq, Subject: prev.Subject, Err: fmt.Errorf("%w: %w", events.ErrInvalid, err)}
+		if _, _, err := revisionOf(*prev); err == nil {
+			base, _ = splitObject(prev.Data)
 		}
-		base = p
 	}
 	for i, m := range msgs {
 		r, typ, err := revisionOf(m)
 		if err != nil {
-			return err
+			continue
 		}
 		cur, err := splitObject(m.Data)
 		if err != nil {
-			return &events.DecodeError{Seq: m.Seq, Subject: m.Subject, Err: fmt.Errorf("%w: %w", events.ErrInvalid, err)}
+			continue
 		}
 		if typ == events.ObjectCreated || base == nil {
 			base = map[string]json.RawMessage{}
@@ -272,4 +273,16 @@ func revisionOf(m rawMsg) (Revision, events.Type, error) {
 		r.Detail = json.RawMessage(d)
 	}
 	return r, typ, nil
+}
+
+// revisionsOnly drops the zero Revisions diffChunk left for quarantined
+// messages, in place.
+func revisionsOnly(rs []Revision) []Revision {
+	out := rs[:0]
+	for _, r := range rs {
+		if r.ResourceVersion != 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }

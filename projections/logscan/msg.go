@@ -29,7 +29,7 @@ func (m Msg) Decode() (events.Event, error) {
 func (m Msg) DecodeWith(d *events.Decoder) (events.Event, error) {
 	ev, err := d.Decode(m.Subject, m.Header, m.Data, m.Seq)
 	if err != nil {
-		return events.Event{}, &events.DecodeError{Seq: m.Seq, Subject: m.Subject, Err: err}
+		return events.Event{}, &events.DecodeError{Seq: m.Seq, Subject: m.Subject, Err: err, Header: m.Header, Data: m.Data}
 	}
 	return ev, nil
 }

@@ -21,17 +21,21 @@ type job[T any] struct {
 	done chan struct{}
 }
 
-func (j *job[T]) run(prepare func(events.Event) T) {
+func (j *job[T]) run(prepare func(events.Event) T, poison func(*events.DecodeError) T) {
 	defer close(j.done)
 	j.out = make([]T, len(j.msgs))
 	var d events.Decoder
 	for i, m := range j.msgs {
 		ev, err := m.DecodeWith(&d)
 		if err != nil {
-			j.err = err
-			return
+			if poison == nil {
+				j.err = err
+				return
+			}
+			j.out[i] = poison(err.(*events.DecodeError))
+		} else {
+			j.out[i] = prepare(ev)
 		}
-		j.out[i] = prepare(ev)
 		j.n = i + 1
 	}
 }
@@ -40,10 +44,11 @@ func (j *job[T]) run(prepare func(events.Event) T) {
 // from <= seq <= to, in stream order, with prepare's result for it.
 // Decoding and prepare (pure, per event: projections.PrepareDecoded builds
 // the object) run on every core, ahead of apply, which runs on one
-// goroutine at a time. It stops at apply's error or at the first event it
-// cannot decode (*events.DecodeError), having applied every event before
-// it.
-func Prepared[T any](ctx context.Context, log *events.Log, filter string, from, to uint64, prepare func(events.Event) T, apply func(T) error) error {
+// goroutine at a time. It stops at apply's error, having applied every
+// event before it. A message that does not decode is handed to poison,
+// whose result is applied in its place (the reader quarantines it and goes
+// on); with poison nil, Prepared stops there with its *events.DecodeError.
+func Prepared[T any](ctx context.Context, log *events.Log, filter string, from, to uint64, prepare func(events.Event) T, poison func(*events.DecodeError) T, apply func(T) error) error {
 	var g errgroup.Group
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *job[T], 2*workers)
@@ -51,7 +56,7 @@ func Prepared[T any](ctx context.Context, log *events.Log, filter string, from, 
 	for range workers {
 		g.Go(func() error {
 			for j := range work {
-				j.run(prepare)
+				j.run(prepare, poison)
 			}
 			return nil
 		})
