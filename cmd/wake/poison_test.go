@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -61,21 +60,7 @@ func TestPoisonLeavesKubectlWorking(t *testing.T) {
 	srv, nc := natstest.Start(t)
 	dir := t.TempDir()
 	start := func() *cluster {
-		ctx, cancel := context.WithCancel(context.Background())
-		ready := make(chan string, 1)
-		c := &cluster{t: t, dir: dir, cancel: cancel, done: make(chan error, 1)}
-		go func() {
-			c.done <- up(ctx, upConfig{dataDir: dir, listen: "127.0.0.1:0", natsURL: srv.ClientURL(), ready: func(k string) { ready <- k }})
-		}()
-		select {
-		case c.kubeconfig = <-ready:
-		case err := <-c.done:
-			t.Fatalf("wake up: %v", err)
-		case <-time.After(60 * time.Second):
-			t.Fatal("wake up not ready in 60s")
-		}
-		t.Cleanup(c.stop)
-		return c
+		return startWakeWith(t, upConfig{dataDir: dir, listen: "127.0.0.1:0", natsURL: srv.ClientURL()})
 	}
 	c := start()
 	c.must(t, "create", "configmap", "before", "--from-literal=k=v")
