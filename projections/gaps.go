@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -21,8 +20,8 @@ import (
 // one no event carries, so a projection restarted on that log would wait
 // for it forever (the gateway's "catching up" 503 that never ends), and so
 // would every WaitFor(LastSeq) of a running one. A waiter that sees no
-// progress for gapCheckAfter asks the stream what it still holds and
-// moves the applied sequence over the sequences it lacks (skipGap).
+// progress for gapCheckAfter asks the stream's leader which sequences it
+// deleted and moves the applied sequence over those (skipGap).
 
 // gapCheckAfter is how long WaitFor waits without reaching its sequence
 // before it asks the log whether the sequences it lacks still exist. A
@@ -48,29 +47,31 @@ func (p *Projection) skipGapOnce(ctx context.Context, log *events.Log) error {
 	return p.skipGap(ctx, log)
 }
 
-// skipGap moves the applied sequence over every sequence up to the log's
-// last that holds no message: it reads the last sequence first, then the
-// first message after the applied one, so a sequence it skips was
-// assigned and holds nothing, and will never be filled.
+// skipGap moves the applied sequence over the sequences right after it
+// that the stream lists as deleted. It asks the stream's leader (stream
+// info with deleted details), never a replica: a direct get may be
+// answered by a follower that has not stored the newest events yet, and
+// moving over those would lose them (the fault drills caught exactly
+// that). Sequences below the stream's first were dropped by retention:
+// those are never moved over here, as Run refuses to fold a state with
+// events missing.
 func (p *Projection) skipGap(ctx context.Context, log *events.Log) error {
-	last, err := log.LastSeq(ctx)
+	info, err := log.Stream().Info(ctx, jetstream.WithDeletedDetails(true))
 	if err != nil {
 		return err
 	}
+	st := info.State
 	from := p.Seq()
-	if last <= from {
+	if st.LastSeq <= from || from+1 < st.FirstSeq {
 		return nil
 	}
-	upto := last
-	m, err := log.Stream().GetMsg(ctx, from+1, jetstream.WithGetMsgSubject(events.AllSubjects))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-	case err != nil:
-		return err
-	case m.Sequence <= from+1:
-		return nil // the next event exists: the fold will reach it
-	default:
-		upto = min(upto, m.Sequence-1)
+	deleted := make(map[uint64]bool, len(st.Deleted))
+	for _, seq := range st.Deleted {
+		deleted[seq] = true
+	}
+	upto := from
+	for upto < st.LastSeq && deleted[upto+1] {
+		upto++
 	}
 	p.advance(upto)
 	return nil
