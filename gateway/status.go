@@ -6,7 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/internal/admission"
 )
 
 func typesUID(s string) types.UID { return types.UID(s) }

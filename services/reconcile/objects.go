@@ -17,7 +17,7 @@ import (
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/kinds"
-	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/internal/admission"
 	"github.com/wakehq/wake/projections"
 )
 
