@@ -46,9 +46,9 @@ func (s *Server) deleteOne(r *http.Request, t target, opts metav1.DeleteOptions)
 				return nil, apierrors.NewConflict(t.gr(), t.name, fmt.Errorf("precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
 			}
 		}
-		grace := s.gracePeriod(cur, opts)
+		grace, _ := s.admission.GracePeriod(cur, opts.GracePeriodSeconds)
 		if m.GetDeletionTimestamp() != nil {
-			if grace == 0 && !held(cur) {
+			if grace == 0 && !s.admission.Held(cur) {
 				gone = true
 			}
 			return cur, nil
@@ -68,7 +68,7 @@ func (s *Server) deleteOne(r *http.Request, t target, opts metav1.DeleteOptions)
 		if ns, ok := cur.(*corev1.Namespace); ok {
 			ns.Status.Phase = corev1.NamespaceTerminating
 		}
-		gone = grace == 0 && !held(cur)
+		gone = grace == 0 && !s.admission.Held(cur)
 		return cur, nil
 	})
 	if err != nil {
@@ -106,22 +106,6 @@ func propagationFinalizer(opts metav1.DeleteOptions) string {
 		return metav1.FinalizerOrphanDependents
 	}
 	return ""
-}
-
-// gracePeriod is how long the object gets to wind down before it is gone.
-// Only pods that run on a node have one: everything else goes at once.
-func (s *Server) gracePeriod(obj runtime.Object, opts metav1.DeleteOptions) int64 {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		return 0
-	}
-	if opts.GracePeriodSeconds != nil {
-		return *opts.GracePeriodSeconds
-	}
-	if pod.Spec.TerminationGracePeriodSeconds != nil {
-		return *pod.Spec.TerminationGracePeriodSeconds
-	}
-	return 30
 }
 
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, t target) error {

@@ -1,10 +1,12 @@
 // Package gateway serves the Kubernetes REST API over the event log, so that
 // unmodified kubectl and client-go drive wake.
 //
-// Reads come from the projection; writes are validated, defaulted and turned
-// into events appended with the expected sequence of the object's subject
-// (optimistic concurrency through the log), and a write is acknowledged only
-// once the projection has applied it, so the next read sees it.
+// Reads come from the projection; writes are admitted (internal/admission's
+// chain, which every writer shares: defaults, validation, the deletion and
+// grace rules) and turned into events appended with the expected sequence
+// of the object's subject (optimistic concurrency through the log), and a
+// write is acknowledged only once the projection has applied it, so the
+// next read sees it.
 //
 // The package owns HTTP: routing (go-chi), authentication, discovery, content
 // negotiation (JSON, YAML, Table; 406 for the rest), errors as

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/kinds"
-	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/internal/admission"
 )
 
 // target is what a resource URL names: a collection, an object, or one of an

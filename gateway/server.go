@@ -17,6 +17,7 @@ import (
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/audit"
+	"github.com/wakehq/wake/internal/admission"
 	"github.com/wakehq/wake/projections"
 )
 
@@ -59,6 +60,8 @@ type Server struct {
 	// metricsTimeout bounds a metrics read's wait for nodes (metrics.go).
 	metricsTimeout time.Duration
 	auditTrust     func() (audit.Trust, error)
+	// admission is the chain every write runs through (internal/admission).
+	admission *admission.Chain
 }
 
 // New returns a gateway for cfg.
@@ -68,6 +71,7 @@ func New(cfg Config) *Server {
 		logger: cfg.Logger, now: cfg.Now, timeout: cfg.RequestTimeout,
 		discovery: buildDiscovery(), svcnet: newServiceNet(cfg.Services),
 		metricsTimeout: cfg.MetricsTimeout, auditTrust: cfg.AuditTrust,
+		admission: admission.Builtin,
 	}
 	if s.metricsTimeout <= 0 {
 		s.metricsTimeout = DefaultMetricsTimeout

@@ -4,12 +4,7 @@ import (
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/wakehq/wake/gateway/admission"
 )
-
-func typesUID(s string) types.UID { return types.UID(s) }
 
 // The helpers below treat every kind alike through its unstructured form,
 // so that the status rules need no code per kind.
@@ -21,10 +16,6 @@ func toMap(obj runtime.Object) (map[string]any, error) {
 func fromMap(m map[string]any, obj runtime.Object) error {
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(m, obj)
 }
-
-// resetStatus clears the status of a new object: clients do not set status
-// on create (see admission.InitialStatus).
-func resetStatus(obj runtime.Object) { admission.InitialStatus(obj) }
 
 // copyStatus keeps cur's status in next: the main resource cannot change it.
 func copyStatus(cur, next runtime.Object) error { return setWithStatus(next, next, cur) }

@@ -8,18 +8,17 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/wakehq/wake/events"
-	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/internal/admission"
 	"github.com/wakehq/wake/projections"
 )
 
@@ -82,10 +81,10 @@ func (s *Server) createObject(ctx context.Context, t target, obj runtime.Object,
 			return nil, err
 		}
 	}
-	s.prepareCreate(t, obj)
-	admission.Default(obj)
-	if errs := admission.ValidateCreate(obj); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(t.kind.GVK().GroupKind(), t.name, errs)
+	m.SetNamespace(t.namespace)
+	prep := admission.Create{Kind: t.kind, UID: types.UID(uuid.NewString()), Now: s.now()}
+	if err := s.admission.AdmitCreate(t.kind, obj, prep); err != nil {
+		return nil, err
 	}
 	if _, exists := s.proj.Get(t.ref()); exists {
 		return nil, apierrors.NewAlreadyExists(t.gr(), t.name)
@@ -120,23 +119,6 @@ func (s *Server) expectAbsent(ctx context.Context, t target) (uint64, error) {
 		return 0, apierrors.NewAlreadyExists(t.gr(), t.name)
 	}
 	return last.Seq, nil
-}
-
-// prepareCreate sets the fields the server owns on a new object.
-func (s *Server) prepareCreate(t target, obj runtime.Object) {
-	m := accessor(obj)
-	m.SetNamespace(t.namespace)
-	m.SetUID(typesUID(uuid.NewString()))
-	m.SetResourceVersion("")
-	m.SetCreationTimestamp(metav1.NewTime(s.now().UTC().Truncate(time.Second)))
-	m.SetDeletionTimestamp(nil)
-	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetManagedFields(nil)
-	m.SetSelfLink("")
-	m.SetGeneration(1)
-	if t.kind.Status {
-		resetStatus(obj)
-	}
 }
 
 // checkNamespace reconciles the namespace in the body with the URL's.
@@ -270,8 +252,8 @@ func (s *Server) commitUpdate(ctx context.Context, t target, cur, next runtime.O
 		return nil, err
 	}
 	keepAllocated(cur, next)
-	admission.Default(next)
-	if errs := admission.ValidateUpdate(next, cur); len(errs) > 0 {
+	s.admission.Default(next)
+	if errs := s.admission.ValidateUpdate(next, cur); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(t.kind.GVK().GroupKind(), t.name, errs)
 	}
 	if reflect.DeepEqual(cur, next) {
@@ -279,7 +261,7 @@ func (s *Server) commitUpdate(ctx context.Context, t target, cur, next runtime.O
 		return o, err
 	}
 	typ := events.ObjectUpdated
-	if accessor(next).GetDeletionTimestamp() != nil && !held(next) {
+	if accessor(next).GetDeletionTimestamp() != nil && !s.admission.Held(next) {
 		typ, change = events.ObjectDeleted, events.ChangeDeletion
 	}
 	return s.withAllocation(ctx, cur, next, typ == events.ObjectDeleted, func() (*projections.Object, error) {
@@ -332,15 +314,6 @@ func (s *Server) prepareUpdate(t target, cur, next runtime.Object, deleting bool
 		change = events.ChangeDeletion
 	}
 	return change, nil
-}
-
-// held reports whether finalizers keep a deleted object: its own, and for a
-// namespace also the spec's (the namespace controller's).
-func held(obj runtime.Object) bool {
-	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
-		return true
-	}
-	return len(accessor(obj).GetFinalizers()) > 0
 }
 
 // isDryRun reports whether the request asked for a dry run (options.go

@@ -60,7 +60,7 @@ func controllerLoopsWith(log *events.Log, view *projections.Projection, pods *no
 		cronjob.Loop(log, view),
 		statefulset.Loop(log, view),
 		daemonset.Loop(log, view),
-		hpa.Loop(log, view),
+		hpa.Loop(log, view, &nodeMetrics{nc: log.JetStream().Conn()}),
 		endpoints.Loop(log, view),
 		endpointslice.Loop(log, view),
 		servicelb.Loop(log, view),

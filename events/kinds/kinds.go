@@ -2,7 +2,7 @@
 // group, version, kind, REST resource name, scope and subresources.
 //
 // It is vocabulary only. It must not decode, default or validate objects
-// (gateway/admission does that) nor know about NATS (events does that).
+// (internal/admission does that) nor know about NATS (events does that).
 package kinds
 
 import (

@@ -10,5 +10,5 @@
 // The package is pure: the time used for AGE and similar cells is passed in
 // as now, and nothing here reads the clock, the log or the network. It owns
 // only presentation; it must not decode stored bytes, default or validate
-// objects (gateway and gateway/admission do that), nor write HTTP.
+// objects (gateway and internal/admission do that), nor write HTTP.
 package tables

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,7 +15,7 @@ import (
 
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/kinds"
-	"github.com/wakehq/wake/gateway/admission"
+	"github.com/wakehq/wake/internal/admission"
 	"github.com/wakehq/wake/projections"
 )
 
@@ -81,25 +79,17 @@ func NameSuffix(seed string) string {
 }
 
 // Create returns the append that creates obj: namespace and name must be
-// set (resolve generateName with NameSuffix first). It sets the uid (from
-// seed), creation time, generation (and a new pod's Pending phase),
-// defaults and validates as the gateway does, and expects the name to be
-// unused.
+// set (resolve generateName with NameSuffix first). It runs the admission
+// chain the gateway runs (the server's fields, with the uid from seed and
+// the status the caller decided, a new pod Pending; defaults; validation),
+// and expects the name to be unused.
 func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Append, error) {
-	m, err := meta.Accessor(obj)
-	if err != nil {
+	if _, err := meta.Accessor(obj); err != nil {
 		return Append{}, err
 	}
-	m.SetUID(UID(seed))
-	m.SetResourceVersion("")
-	m.SetCreationTimestamp(metav1.NewTime(now.UTC().Truncate(time.Second)))
-	m.SetGeneration(1)
-	if pod, ok := obj.(*corev1.Pod); ok && pod.Status.Phase == "" {
-		admission.InitialStatus(obj) // a new pod is Pending, with its QoS class
-	}
-	admission.Default(obj)
-	if errs := admission.ValidateCreate(obj); len(errs) > 0 {
-		return Append{}, apierrors.NewInvalid(k.GVK().GroupKind(), m.GetName(), errs)
+	prep := admission.Create{Kind: k, UID: UID(seed), Now: now, KeepStatus: true}
+	if err := admission.Builtin.AdmitCreate(k, obj, prep); err != nil {
+		return Append{}, err
 	}
 	return build(k, obj, events.ObjectCreated, "", 0)
 }
@@ -112,28 +102,19 @@ func Create(k kinds.Kind, obj runtime.Object, now time.Time, seed string) (Appen
 // node, which its agent finishes.
 func Update(k kinds.Kind, obj runtime.Object, cur *projections.Object, change events.Change) (Append, error) {
 	if change != events.ChangeStatus && change != events.ChangeBinding {
-		admission.Default(obj)
+		admission.Builtin.Default(obj)
 	}
-	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil && !held(obj, m) && !onNode(obj) {
+	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil && !admission.Builtin.Held(obj) && !onNode(obj) {
 		return build(k, obj, events.ObjectDeleted, "", cur.Seq)
 	}
 	return build(k, obj, events.ObjectUpdated, change, cur.Seq)
 }
 
-// onNode reports whether obj is a pod running on a node: deleting it is
-// graceful, and only its node's agent finishes it.
+// onNode reports whether obj winds down on a node (a pod running there):
+// deleting it is graceful, and only its node's agent finishes it.
 func onNode(obj runtime.Object) bool {
-	p, ok := obj.(*corev1.Pod)
-	return ok && p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
-}
-
-// held reports whether finalizers keep a deleted object: its own, and for a
-// namespace also its spec's.
-func held(obj runtime.Object, m metav1.Object) bool {
-	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
-		return true
-	}
-	return len(m.GetFinalizers()) > 0
+	_, graceful := admission.Builtin.GracePeriod(obj, nil)
+	return graceful
 }
 
 // Delete returns the append that deletes cur: at once when nothing holds
@@ -146,22 +127,16 @@ func Delete(k kinds.Kind, cur *projections.Object, now time.Time) (Append, error
 		return Append{}, err
 	}
 	m, _ := meta.Accessor(obj)
-	grace := int64(0)
-	onNode := onNode(obj)
-	if onNode {
-		grace = 30
-		if p := obj.(*corev1.Pod); p.Spec.TerminationGracePeriodSeconds != nil {
-			grace = *p.Spec.TerminationGracePeriodSeconds
-		}
-	}
+	grace, onNode := admission.Builtin.GracePeriod(obj, nil)
+	held := admission.Builtin.Held(obj)
 	if m.GetDeletionTimestamp() == nil {
 		ts := metav1.NewTime(now.UTC().Truncate(time.Second).Add(time.Duration(grace) * time.Second))
 		m.SetDeletionTimestamp(&ts)
 		m.SetDeletionGracePeriodSeconds(&grace)
-	} else if onNode || held(obj, m) {
+	} else if onNode || held {
 		return Append{}, nil
 	}
-	if onNode || held(obj, m) {
+	if onNode || held {
 		return build(k, obj, events.ObjectUpdated, events.ChangeDeletion, cur.Seq)
 	}
 	return build(k, obj, events.ObjectDeleted, "", cur.Seq)

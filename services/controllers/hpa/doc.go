@@ -6,6 +6,8 @@
 //	  ──► key (the HPA)
 //	Loop: target (Deployment, StatefulSet, ReplicaSet) ──► its pods
 //	      ──► Metrics.PodUsage (the pods' agents over NATS; bounded wait)
+//	      (Metrics is defined here and passed in by the wiring, cmd/wake,
+//	      so that this package does not import the agent)
 //	Reconcile(view, key, usage, history, now) ──► target spec.replicas
 //	      (a scale update, as kubectl scale writes it) and HPA status when
 //	      they changed; the new recommendation history

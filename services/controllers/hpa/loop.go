@@ -23,9 +23,9 @@ type Metrics interface {
 }
 
 // Loop returns the controller's loop over log and view, measuring pods
-// through their nodes' agents over the log's NATS connection.
-func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
-	return NewLoop(log, view, &NodeMetrics{NC: log.JetStream().Conn()}, Interval)
+// through m (the wiring passes one that asks the pods' node agents).
+func Loop(log *events.Log, view *projections.Projection, m Metrics) *reconcile.Loop {
+	return NewLoop(log, view, m, Interval)
 }
 
 // NewLoop is Loop with its metrics source and interval: every HPA is

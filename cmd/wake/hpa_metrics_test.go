@@ -1,4 +1,4 @@
-package hpa_test
+package main
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/wakehq/wake/services/controllers/hpa"
 )
 
-// NodeMetrics asks each pod's node once, sums containers, converts units,
+// nodeMetrics asks each pod's node once, sums containers, converts units,
 // and leaves out pods whose node has no agent.
 func TestNodeMetricsAsksTheNodes(t *testing.T) {
 	_, nc := natstest.Start(t)
@@ -42,7 +42,7 @@ func TestNodeMetricsAsksTheNodes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	got, err := (&hpa.NodeMetrics{NC: nc}).PodUsage(ctx, []*corev1.Pod{pod("1", "node-1"), pod("2", "node-1"), pod("3", "node-2")})
+	got, err := (&nodeMetrics{nc: nc}).PodUsage(ctx, []*corev1.Pod{pod("1", "node-1"), pod("2", "node-1"), pod("3", "node-2")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hpa
+package main
 
 import (
 	"context"
@@ -9,18 +9,21 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/wakehq/wake/agent/metrics"
+	"github.com/wakehq/wake/services/controllers/hpa"
 )
 
-// NodeMetrics measures pods by asking each pod's node agent over NATS
-// (agent/metrics), all nodes at once, for at most ctx's deadline. A node
-// that does not answer in time leaves its pods out.
-type NodeMetrics struct{ NC *nats.Conn }
+// nodeMetrics measures pods for the HPA controller by asking each pod's
+// node agent over NATS (agent/metrics), all nodes at once, for at most
+// ctx's deadline. A node that does not answer in time leaves its pods out.
+// It lives in the wiring so that the controller (services/) does not import
+// the agent (a floor above it): hpa defines the Metrics it consumes.
+type nodeMetrics struct{ nc *nats.Conn }
 
-var _ Metrics = (*NodeMetrics)(nil)
+var _ hpa.Metrics = (*nodeMetrics)(nil)
 
-// PodUsage implements Metrics: a pod's usage is the sum of its running
+// PodUsage implements hpa.Metrics: a pod's usage is the sum of its running
 // containers', as metrics-server reports it to the upstream HPA.
-func (m *NodeMetrics) PodUsage(ctx context.Context, pods []*corev1.Pod) (Usage, error) {
+func (m *nodeMetrics) PodUsage(ctx context.Context, pods []*corev1.Pod) (hpa.Usage, error) {
 	asks := map[string]*metrics.Request{}
 	for _, p := range pods {
 		node := p.Spec.NodeName
@@ -36,11 +39,11 @@ func (m *NodeMetrics) PodUsage(ctx context.Context, pods []*corev1.Pod) (Usage, 
 			r.Pods, r.AllPods = nil, true
 		}
 	}
-	c := metrics.Client{NC: m.NC}
+	c := metrics.Client{NC: m.nc}
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
-		out = Usage{}
+		out = hpa.Usage{}
 	)
 	for node, req := range asks {
 		wg.Go(func() {
@@ -54,7 +57,7 @@ func (m *NodeMetrics) PodUsage(ctx context.Context, pods []*corev1.Pod) (Usage, 
 				if len(pu.Containers) == 0 {
 					continue
 				}
-				var u PodUsage
+				var u hpa.PodUsage
 				for _, cu := range pu.Containers {
 					u.CPUMilli += int64(cu.Usage.CPU / 1e6)
 					u.MemoryBytes += cu.Usage.Memory
