@@ -52,14 +52,15 @@ type Loop struct {
 	Reconcile Func
 	// Keys maps a change to the keys it affects; nil keys skip the change.
 	Keys func(projections.Change) []events.Ref
-	// Resync reconciles every key of Resync's kind again at this period, for
-	// decisions that depend on time alone. Zero disables it.
-	Resync     time.Duration
+	// ResyncKeys lists the keys to reconcile when the loop starts and when
+	// its watch falls behind the projection's fan-out (typically AllOf
+	// the controller's resource); nil lists none.
 	ResyncKeys func(view View) []events.Ref
-	// RequeueAfter, when set, is asked after each successful reconcile how
-	// long until the key's next time-driven decision (a deadline, a
-	// schedule, minReadySeconds); zero means none. Pure, like Reconcile.
-	RequeueAfter func(view View, key events.Ref, now time.Time) time.Duration
+	// RequeueAfter is the loop's only time-driven mechanism: asked after
+	// each successful reconcile, it says when to reconcile the key again
+	// without any change in the log (see RequeueFunc, Every, Until). Nil
+	// never requeues.
+	RequeueAfter RequeueFunc
 	// Sources run beside the loop and add keys from outside the log (for
 	// example node heartbeats from a KV bucket). A source returning an
 	// error other than ctx's ends the loop.
@@ -98,9 +99,6 @@ func (l *Loop) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { l.watch(ctx, w, q) })
-	if l.Resync > 0 && l.ResyncKeys != nil {
-		wg.Go(func() { l.tick(ctx, q) })
-	}
 	sourceErr := make(chan error, len(l.Sources))
 	for _, src := range l.Sources {
 		wg.Go(func() {
@@ -133,7 +131,9 @@ func (l *Loop) handle(ctx context.Context, q *queue, key events.Ref, err error) 
 	case err == nil:
 		q.forget(key)
 		if l.RequeueAfter != nil {
-			q.addAfter(key, l.RequeueAfter(l.View, key, l.Now()))
+			if d := l.RequeueAfter(l.View, key, l.Now()); d > 0 {
+				q.addAfter(key, d)
+			}
 		}
 	case IsTerminal(err):
 		q.forget(key)
@@ -190,20 +190,6 @@ func (l *Loop) watch(ctx context.Context, w *projections.Watcher, q *queue) {
 			for _, k := range l.Keys(ch) {
 				q.add(k)
 			}
-		}
-	}
-}
-
-// tick resyncs every Resync until ctx ends.
-func (l *Loop) tick(ctx context.Context, q *queue) {
-	t := time.NewTicker(l.Resync)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			l.resync(q)
-		case <-ctx.Done():
-			return
 		}
 	}
 }

@@ -29,9 +29,9 @@ var (
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		ResyncKeys: allKeys,
-		Resync:     30 * time.Second,
+		Keys:         func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys:   allKeys,
+		RequeueAfter: reconcile.Every(30*time.Second, nil),
 	}
 }
 

@@ -30,9 +30,9 @@ var (
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       Keys,
-		ResyncKeys: reconcile.AllOf("apps", "statefulsets"),
-		Resync:     30 * time.Second,
+		Keys:         Keys,
+		ResyncKeys:   reconcile.AllOf("apps", "statefulsets"),
+		RequeueAfter: reconcile.Every(30*time.Second, nil),
 	}
 }
 
