@@ -5,6 +5,11 @@
 //
 // It must not decide anything itself; deciding is the controller's pure
 // function. Work is level-based: a key carries no event, only a name.
+//
+// The loop's lifecycle is controller-runtime's: a failed key is retried
+// with backoff per key, a TerminalError is not retried, time-driven work
+// is one per-key RequeueAfter, and a cancelled loop starts no more work
+// and returns only once every goroutine it started has ended.
 package reconcile
 
 import (

@@ -151,7 +151,7 @@ func TestLoopBacksOffAndDropsTerminalErrors(t *testing.T) {
 			if key == terminal {
 				return nil, reconcile.TerminalError(errors.New("the object does not decode"))
 			}
-			if len(at[key.Name]) >= 6 {
+			if len(at[key.Name]) >= 4 {
 				return nil, nil
 			}
 			return nil, errors.New("not yet")
@@ -166,7 +166,7 @@ func TestLoopBacksOffAndDropsTerminalErrors(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run(ctx) }()
-	time.Sleep(2500 * time.Millisecond) // 50+100+200+400+800 ms of backoff, then success
+	time.Sleep(time.Second) // 50+100+200 ms of backoff, then success
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -177,8 +177,8 @@ func TestLoopBacksOffAndDropsTerminalErrors(t *testing.T) {
 		t.Errorf("terminal key reconciled %d times, want 1", n)
 	}
 	tries := at[retried.Name]
-	if len(tries) != 6 {
-		t.Fatalf("failing key reconciled %d times, want 6 (5 failures, then success)", len(tries))
+	if len(tries) != 4 {
+		t.Fatalf("failing key reconciled %d times, want 4 (3 failures, then success)", len(tries))
 	}
 	for i := 2; i < len(tries); i++ {
 		if gap, prev := tries[i].Sub(tries[i-1]), tries[i-1].Sub(tries[i-2]); gap < prev*3/2 {
