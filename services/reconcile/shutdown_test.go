@@ -186,3 +186,15 @@ func TestLoopBacksOffAndDropsTerminalErrors(t *testing.T) {
 		}
 	}
 }
+
+// An object that does not decode will not decode on a retry either.
+func TestDecodeErrorsAreTerminal(t *testing.T) {
+	var m map[string]any
+	err := reconcile.DecodeInto(&projections.Object{Ref: events.Ref{Resource: "nodes", Name: "n"}, Raw: []byte("{")}, &m)
+	if err == nil || !reconcile.IsTerminal(fmt.Errorf("reconcile: %w", err)) {
+		t.Fatalf("DecodeInto of bad bytes: %v, terminal %v", err, reconcile.IsTerminal(err))
+	}
+	if reconcile.IsTerminal(errors.New("the log is unreachable")) || reconcile.TerminalError(nil) != nil {
+		t.Fatal("only errors marked terminal are")
+	}
+}
