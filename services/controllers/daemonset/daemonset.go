@@ -24,8 +24,9 @@ var (
 	podKind = reconcile.MustKind("", "pods")
 )
 
-// Loop returns the controller's loop over log and view. The periodic
-// resync catches pods becoming available after minReadySeconds.
+// Loop returns the controller's loop over log and view. Reconciling each
+// again 30s after its last catches pods becoming available after
+// minReadySeconds.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
