@@ -26,9 +26,9 @@ const Grace = time.Minute
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       Keys,
-		Resync:     Grace / 2,
-		ResyncKeys: orphans,
+		Keys:         Keys,
+		ResyncKeys:   orphans,
+		RequeueAfter: reconcile.Every(Grace/2, orphaned),
 	}
 }
 
@@ -107,14 +107,19 @@ func HeldBy(view reconcile.View, ref events.Ref, owner Owner) bool {
 	return false
 }
 
+// orphaned reports whether record o is held by no Service.
+func orphaned(view reconcile.View, o *projections.Object) bool {
+	var r Record
+	return reconcile.DecodeInto(o, &r) == nil && !HeldBy(view, o.Ref, r.Owner())
+}
+
 // orphans are the records no Service holds.
 func orphans(view reconcile.View) []events.Ref {
 	var out []events.Ref
 	for _, gr := range [][2]string{{IPGroup, IPResource}, {PortGroup, PortResource}} {
 		objs, _ := view.List(gr[0], gr[1], "")
 		for _, o := range objs {
-			var r Record
-			if reconcile.DecodeInto(o, &r) == nil && !HeldBy(view, o.Ref, r.Owner()) {
+			if orphaned(view, o) {
 				out = append(out, o.Ref)
 			}
 		}

@@ -37,10 +37,12 @@ func Decode(k kinds.Kind, o *projections.Object) (runtime.Object, error) {
 	return obj, nil
 }
 
-// DecodeInto decodes a projection object into a typed value.
+// DecodeInto decodes a projection object into a typed value. Its error is
+// terminal: the same bytes will not decode on a retry; a change to the
+// object wakes its key again.
 func DecodeInto(o *projections.Object, into any) error {
 	if err := json.Unmarshal(o.Raw, into); err != nil {
-		return fmt.Errorf("%s: %w", o.Ref, err)
+		return TerminalError(fmt.Errorf("%s: %w", o.Ref, err))
 	}
 	return nil
 }

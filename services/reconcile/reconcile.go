@@ -5,6 +5,11 @@
 //
 // It must not decide anything itself; deciding is the controller's pure
 // function. Work is level-based: a key carries no event, only a name.
+//
+// The loop's lifecycle is controller-runtime's: a failed key is retried
+// with backoff per key, a TerminalError is not retried, time-driven work
+// is one per-key RequeueAfter, and a cancelled loop starts no more work
+// and returns only once every goroutine it started has ended.
 package reconcile
 
 import (
@@ -52,14 +57,15 @@ type Loop struct {
 	Reconcile Func
 	// Keys maps a change to the keys it affects; nil keys skip the change.
 	Keys func(projections.Change) []events.Ref
-	// Resync reconciles every key of Resync's kind again at this period, for
-	// decisions that depend on time alone. Zero disables it.
-	Resync     time.Duration
+	// ResyncKeys lists the keys to reconcile when the loop starts and when
+	// its watch falls behind the projection's fan-out (typically AllOf
+	// the controller's resource); nil lists none.
 	ResyncKeys func(view View) []events.Ref
-	// RequeueAfter, when set, is asked after each successful reconcile how
-	// long until the key's next time-driven decision (a deadline, a
-	// schedule, minReadySeconds); zero means none. Pure, like Reconcile.
-	RequeueAfter func(view View, key events.Ref, now time.Time) time.Duration
+	// RequeueAfter is the loop's only time-driven mechanism: asked after
+	// each successful reconcile, it says when to reconcile the key again
+	// without any change in the log (see RequeueFunc, Every, Until). Nil
+	// never requeues.
+	RequeueAfter RequeueFunc
 	// Sources run beside the loop and add keys from outside the log (for
 	// example node heartbeats from a KV bucket). A source returning an
 	// error other than ctx's ends the loop.
@@ -68,7 +74,13 @@ type Loop struct {
 	Now     func() time.Time
 }
 
-// Run processes keys until ctx ends.
+// Run processes keys until ctx ends. It starts no reconcile once ctx has
+// ended, even with keys still queued, and returns only when every
+// goroutine it started has ended.
+//
+// A failed key is retried with backoff (per key, doubling up to maxRetry);
+// a conflict is retried at once from the view that holds the other
+// writer's change; a TerminalError is logged and not retried.
 func (l *Loop) Run(ctx context.Context) error {
 	if l.Logger == nil {
 		l.Logger = slog.Default()
@@ -86,30 +98,20 @@ func (l *Loop) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if l.ResyncKeys != nil {
-		for _, k := range l.ResyncKeys(l.View) {
-			q.add(k)
-		}
-	}
+	l.resync(q)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		l.feed(ctx, w, q)
-	}()
+	wg.Go(func() { l.watch(ctx, w, q) })
 	sourceErr := make(chan error, len(l.Sources))
 	for _, src := range l.Sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := src(ctx, q.add); err != nil && ctx.Err() == nil {
 				sourceErr <- err
 				cancel()
 			}
-		}()
+		})
 	}
 	for {
 		key, ok := q.next(ctx)
@@ -121,22 +123,32 @@ func (l *Loop) Run(ctx context.Context) error {
 				return nil
 			}
 		}
-		err := l.process(ctx, key)
-		switch {
-		case err == nil:
-			if l.RequeueAfter != nil {
-				if d := l.RequeueAfter(l.View, key, l.Now()); d > 0 {
-					q.addAfter(key, d)
-				}
-			}
-		case errors.Is(err, events.ErrConflict) && l.catchUp(ctx) == nil:
-			// Another writer moved first; the view now holds its write.
-			q.add(key)
-		default:
-			l.Logger.Warn("reconcile failed; retrying", "controller", l.Name, "key", key.String(), "err", err)
-			q.addAfter(key, time.Second)
-		}
+		l.handle(ctx, q, key, l.process(ctx, key))
 		q.done(key)
+	}
+}
+
+// handle decides what becomes of key after a reconcile that returned err.
+func (l *Loop) handle(ctx context.Context, q *queue, key events.Ref, err error) {
+	switch {
+	case ctx.Err() != nil:
+		// Shutting down: whatever failed, the next leader reconciles it.
+	case err == nil:
+		q.forget(key)
+		if l.RequeueAfter != nil {
+			if d := l.RequeueAfter(l.View, key, l.Now()); d > 0 {
+				q.addAfter(key, d)
+			}
+		}
+	case IsTerminal(err):
+		q.forget(key)
+		l.Logger.Error("reconcile failed; not retrying until the object changes", "controller", l.Name, "key", key.String(), "err", err)
+	case errors.Is(err, events.ErrConflict) && l.catchUp(ctx) == nil:
+		// Another writer moved first; the view now holds its write.
+		q.add(key)
+	default:
+		d, n := q.retry(key)
+		l.Logger.Warn("reconcile failed; retrying", "controller", l.Name, "key", key.String(), "attempt", n, "in", d, "err", err)
 	}
 }
 
@@ -149,50 +161,40 @@ func (l *Loop) catchUp(ctx context.Context) error {
 	return l.View.WaitFor(ctx, last)
 }
 
-func (l *Loop) feed(ctx context.Context, w *projections.Watcher, q *queue) {
-	var tick <-chan time.Time
-	if l.Resync > 0 && l.ResyncKeys != nil {
-		t := time.NewTicker(l.Resync)
-		defer t.Stop()
-		tick = t.C
+// resync queues every key ResyncKeys names.
+func (l *Loop) resync(q *queue) {
+	if l.ResyncKeys == nil {
+		return
 	}
-	changes := make(chan []projections.Change)
-	go func() {
-		for {
-			batch, err := w.Next(ctx)
-			if err != nil {
-				if errors.Is(err, projections.ErrExpired) {
-					// Fell behind the fan-out: start again from now and resync everything.
-					if w, err = l.View.Watch(l.View.Seq()); err == nil {
-						for _, k := range l.ResyncKeys(l.View) {
-							q.add(k)
-						}
-						continue
-					}
-				}
-				close(changes)
-				return
-			}
-			changes <- batch
-		}
-	}()
+	for _, k := range l.ResyncKeys(l.View) {
+		q.add(k)
+	}
+}
+
+// watch queues the keys of every change the view applies, until ctx ends.
+func (l *Loop) watch(ctx context.Context, w *projections.Watcher, q *queue) {
 	for {
-		select {
-		case batch, ok := <-changes:
-			if !ok {
-				return
+		batch, err := w.Next(ctx)
+		if errors.Is(err, projections.ErrExpired) && ctx.Err() == nil {
+			// Fell behind the fan-out: start again from now and resync everything.
+			if l.ResyncKeys == nil {
+				l.Logger.Warn("watch fell behind and the loop has no ResyncKeys: the changes in between are missed", "controller", l.Name)
 			}
-			for _, ch := range batch {
-				for _, k := range l.Keys(ch) {
-					q.add(k)
-				}
+			if w, err = l.View.Watch(l.View.Seq()); err == nil {
+				l.resync(q)
+				continue
 			}
-		case <-tick:
-			for _, k := range l.ResyncKeys(l.View) {
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				l.Logger.Error("watch ended", "controller", l.Name, "err", err)
+			}
+			return
+		}
+		for _, ch := range batch {
+			for _, k := range l.Keys(ch) {
 				q.add(k)
 			}
-		case <-ctx.Done():
-			return
 		}
 	}
 }

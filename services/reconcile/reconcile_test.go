@@ -118,6 +118,13 @@ func TestLoopConvergesOncePerKey(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// A RequeueAfter of zero requeues nothing: the loops fall quiet.
+	time.Sleep(50 * time.Millisecond)
+	before := calls.Load()
+	time.Sleep(100 * time.Millisecond)
+	if n := calls.Load() - before; n > 0 {
+		t.Errorf("%d reconciles in 100ms with nothing to do", n)
+	}
 	cancel()
 	for range 2 {
 		if err := <-done; err != nil {

@@ -17,10 +17,6 @@ import (
 // Name is the controller's actor name.
 const Name = "system:controller:cronjob"
 
-// ResyncPeriod is how often CronJobs with a start due are woken (the
-// reconcile result cannot ask for a delayed requeue).
-const ResyncPeriod = time.Second
-
 var (
 	cronJobKind = reconcile.MustKind("batch", "cronjobs")
 	jobKind     = reconcile.MustKind("batch", "jobs")
@@ -29,13 +25,12 @@ var (
 
 // Loop returns the controller's loop over log and view.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
-	l := &reconcile.Loop{
+	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:   Keys,
-		Resync: ResyncPeriod,
+		Keys:         Keys,
+		ResyncKeys:   reconcile.AllOf("batch", "cronjobs"),
+		RequeueAfter: RequeueAfter,
 	}
-	reconcile.DueResync(l, dueKeys) // at start every one, then those due
-	return l
 }
 
 // Keys maps a change to the CronJob it concerns: the CronJob itself, or the
@@ -56,16 +51,17 @@ func Keys(ch projections.Change) []events.Ref {
 	return nil
 }
 
-func dueKeys(v reconcile.View, now time.Time, all bool) []events.Ref {
-	objs, _ := v.List("batch", "cronjobs", "")
-	var out []events.Ref
-	for _, o := range objs {
-		var cj batchv1.CronJob
-		if all || (reconcile.DecodeInto(o, &cj) == nil && Due(&cj, now)) {
-			out = append(out, o.Ref)
-		}
+// RequeueAfter is how long until a CronJob's next start is due.
+func RequeueAfter(view reconcile.View, key events.Ref, now time.Time) time.Duration {
+	o, ok := view.Get(key)
+	var cj batchv1.CronJob
+	if !ok || reconcile.DecodeInto(o, &cj) != nil {
+		return 0
 	}
-	return out
+	if next, ok := NextStart(&cj, now); ok {
+		return reconcile.Until(now, next)
+	}
+	return 0
 }
 
 // Reconcile converges one CronJob: starts its due Job, trims its history,

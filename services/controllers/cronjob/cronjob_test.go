@@ -198,11 +198,14 @@ func TestReconcile(t *testing.T) {
 	if as, _ := Reconcile(view, ref, at(10, 6, 0)); len(as) != 0 {
 		t.Errorf("second reconcile: %v", as)
 	}
-	if keys := dueKeys(view, at(10, 9, 59), false); len(keys) != 0 {
-		t.Errorf("due before 10:10: %v", keys)
+	if d := RequeueAfter(view, ref, at(10, 9, 59)); d != time.Second {
+		t.Errorf("at 10:09:59 requeued after %s, want 1s (the start at 10:10)", d)
 	}
-	if keys := dueKeys(view, at(10, 10, 0), false); len(keys) != 1 {
-		t.Errorf("due at 10:10: %v", keys)
+	if d := RequeueAfter(view, ref, at(10, 6, 0)); d != 4*time.Minute {
+		t.Errorf("at 10:06 requeued after %s, want 4m", d)
+	}
+	if d := RequeueAfter(view, ref, at(10, 10, 5)); d != reconcile.Overdue {
+		t.Errorf("at 10:10:05, the start not made: requeued after %s, want %s", d, reconcile.Overdue)
 	}
 }
 

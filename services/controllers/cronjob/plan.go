@@ -151,18 +151,19 @@ func mostRecent(sched Schedule, after, now time.Time) (*time.Time, int) {
 	}
 }
 
-// Due reports whether a start of cj is due at now: what the loop's resync
-// uses to wake only the CronJobs that need it.
-func Due(cj *batchv1.CronJob, now time.Time) bool {
+// NextStart is cj's first start not yet made (past when one is due at
+// now); false when none will come by time alone (suspended, no valid
+// schedule).
+func NextStart(cj *batchv1.CronJob, now time.Time) (time.Time, bool) {
 	if ptr.Deref(cj.Spec.Suspend, false) {
-		return false
+		return time.Time{}, false
 	}
 	_, sched, err := scheduleOf(cj)
 	if err != nil {
-		return false
+		return time.Time{}, false
 	}
 	next := sched.Next(earliest(cj, now, false))
-	return !next.IsZero() && !next.After(now)
+	return next, !next.IsZero()
 }
 
 // jobName is upstream's deterministic name: the scheduled time in minutes.

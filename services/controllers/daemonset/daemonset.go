@@ -24,14 +24,15 @@ var (
 	podKind = reconcile.MustKind("", "pods")
 )
 
-// Loop returns the controller's loop over log and view. The periodic
-// resync catches pods becoming available after minReadySeconds.
+// Loop returns the controller's loop over log and view. Reconciling each
+// again 30s after its last catches pods becoming available after
+// minReadySeconds.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		ResyncKeys: allKeys,
-		Resync:     30 * time.Second,
+		Keys:         func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys:   allKeys,
+		RequeueAfter: reconcile.Every(30*time.Second, nil),
 	}
 }
 

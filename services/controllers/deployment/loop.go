@@ -12,26 +12,29 @@ import (
 	"github.com/wakehq/wake/services/reconcile"
 )
 
-// The loop polls every resyncTick for Deployments whose progress deadline
-// is running (only time can expire it) and reconciles every Deployment
-// every fullResync. (Loop.RequeueAfter, a per-key "again after d", could
-// replace the poll.)
-const (
-	resyncTick = time.Second
-	fullResync = 5 * time.Minute
-)
+// fullResync reconciles every Deployment again at this period.
+const fullResync = 5 * time.Minute
 
 // Loop returns the controller's loop over log and view.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:   func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync: resyncTick,
-		ResyncKeys: reconcile.TimedResync("apps", "deployments", fullResync, func(o *projections.Object) bool {
-			var d appsv1.Deployment
-			return reconcile.DecodeInto(o, &d) == nil && deadlineRunning(&d)
-		}),
+		Keys:         func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys:   reconcile.AllOf("apps", "deployments"),
+		RequeueAfter: reconcile.Sooner(RequeueAfter, reconcile.Every(fullResync, nil)),
 	}
+}
+
+// RequeueAfter is how long until a Deployment's progress deadline expires,
+// while it is running: only time can expire it.
+func RequeueAfter(view reconcile.View, key events.Ref, now time.Time) time.Duration {
+	o, ok := view.Get(key)
+	var d appsv1.Deployment
+	if !ok || reconcile.DecodeInto(o, &d) != nil || !deadlineRunning(&d) {
+		return 0
+	}
+	c := getCondition(d.Status, appsv1.DeploymentProgressing)
+	return reconcile.Until(now, c.LastUpdateTime.Add(time.Duration(*d.Spec.ProgressDeadlineSeconds)*time.Second))
 }
 
 // Keys maps a change to the Deployments it concerns: a Deployment itself;

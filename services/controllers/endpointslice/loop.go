@@ -20,10 +20,10 @@ const fullResync = 5 * time.Minute
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view,
-		Reconcile:  endpoints.WithReusedNames(log, Reconcile),
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync:     fullResync,
-		ResyncKeys: endpoints.AllServices,
+		Reconcile:    endpoints.WithReusedNames(log, Reconcile),
+		Keys:         func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys:   endpoints.AllServices,
+		RequeueAfter: reconcile.Every(fullResync, nil),
 	}
 }
 

@@ -27,6 +27,7 @@
 // helpers would write an update that leaves the object behind).
 //
 // Reconcile is pure; the Graph is an index rebuilt from the view at start
-// and on every resync, and updated from the view's changes. It must not
+// and when the loop's watch falls behind, and updated from the view's
+// changes. It must not
 // touch objects that are not dependents or terminating owners.
 package garbagecollector

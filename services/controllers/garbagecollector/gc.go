@@ -56,7 +56,7 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 			g.Rebuild(v)
 			return ResyncKeys(v)
 		},
-		Resync: 5 * time.Minute,
+		RequeueAfter: reconcile.Every(5*time.Minute, func(_ reconcile.View, o *projections.Object) bool { return collectable(o) }),
 	}
 }
 
@@ -88,12 +88,19 @@ func ResyncKeys(view reconcile.View) []events.Ref {
 	for _, k := range kinds.All() {
 		objs, _ := view.List(k.Group, k.Resource, "")
 		for _, o := range objs {
-			if m, err := objectMeta(o); err == nil && (len(m.OwnerReferences) > 0 || m.DeletionTimestamp != nil) {
+			if collectable(o) {
 				out = append(out, o.Ref)
 			}
 		}
 	}
 	return out
+}
+
+// collectable reports whether o has owners or is terminating: whether the
+// collector may have something to decide for it.
+func collectable(o *projections.Object) bool {
+	m, err := objectMeta(o)
+	return err == nil && (len(m.OwnerReferences) > 0 || m.DeletionTimestamp != nil)
 }
 
 // Reconcile decides for one object: as a terminating owner, it orphans or

@@ -34,9 +34,9 @@ func NewLoop(log *events.Log, view *projections.Projection, m Metrics, interval 
 	c := &controller{metrics: m, history: map[events.Ref]histories{}}
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: c.reconcile,
-		Keys:       Keys,
-		Resync:     interval,
-		ResyncKeys: reconcile.AllOf("autoscaling", "horizontalpodautoscalers"),
+		Keys:         Keys,
+		ResyncKeys:   reconcile.AllOf("autoscaling", "horizontalpodautoscalers"),
+		RequeueAfter: reconcile.Every(interval, nil),
 	}
 }
 

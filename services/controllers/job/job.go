@@ -19,10 +19,6 @@ import (
 // Name is the controller's actor name.
 const Name = "system:controller:job"
 
-// ResyncPeriod is how often jobs whose deadline or TTL has passed are
-// reconciled again (the reconcile result cannot ask for a delayed requeue).
-const ResyncPeriod = time.Second
-
 var (
 	jobKind = reconcile.MustKind("batch", "jobs")
 	podKind = reconcile.MustKind("", "pods")
@@ -30,13 +26,12 @@ var (
 
 // Loop returns the controller's loop over log and view.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
-	l := &reconcile.Loop{
+	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:   Keys,
-		Resync: ResyncPeriod,
+		Keys:         Keys,
+		ResyncKeys:   reconcile.AllOf("batch", "jobs"),
+		RequeueAfter: RequeueAfter,
 	}
-	reconcile.DueResync(l, dueKeys) // at start every one, then those due
-	return l
 }
 
 // Keys maps a change to the Job it concerns: the Job itself, or the Job
@@ -54,25 +49,17 @@ func Keys(ch projections.Change) []events.Ref {
 	return nil
 }
 
-// dueKeys lists the Jobs to reconcile on a resync: all of them, or only
-// those with a time-driven decision due at now.
-func dueKeys(v reconcile.View, now time.Time, all bool) []events.Ref {
-	objs, _ := v.List("batch", "jobs", "")
-	var out []events.Ref
-	for _, o := range objs {
-		if all {
-			out = append(out, o.Ref)
-			continue
-		}
-		var j batchv1.Job
-		if reconcile.DecodeInto(o, &j) != nil {
-			continue
-		}
-		if due, ok := nextDeadline(&j); ok && !due.After(now) {
-			out = append(out, o.Ref)
-		}
+// RequeueAfter is how long until a Job's active deadline or TTL is due.
+func RequeueAfter(view reconcile.View, key events.Ref, now time.Time) time.Duration {
+	o, ok := view.Get(key)
+	var j batchv1.Job
+	if !ok || reconcile.DecodeInto(o, &j) != nil {
+		return 0
 	}
-	return out
+	if due, ok := nextDeadline(&j); ok {
+		return reconcile.Until(now, due)
+	}
+	return 0
 }
 
 // nextDeadline is when time alone changes what the controller decides for

@@ -365,14 +365,14 @@ func TestTTLAfterFinished(t *testing.T) {
 	if due, ok := nextDeadline(j); !ok || !due.Equal(t0.Add(110*time.Second)) {
 		t.Errorf("next deadline %v %v", due, ok)
 	}
-	if keys := dueKeys(w, t0.Add(109*time.Second), false); len(keys) != 0 {
-		t.Errorf("due at 109s: %v", keys)
+	if d := RequeueAfter(w, jobRef("ttl"), t0.Add(60*time.Second)); d != 50*time.Second {
+		t.Errorf("requeue at 60s: after %s, want 50s", d)
 	}
 	if as := w.reconcile(jobRef("ttl"), t0.Add(109*time.Second)); len(as) != 0 {
 		t.Fatalf("before the TTL: %d appends", len(as))
 	}
-	if keys := dueKeys(w, t0.Add(110*time.Second), false); len(keys) != 1 {
-		t.Errorf("due at 110s: %v", keys)
+	if d := RequeueAfter(w, jobRef("ttl"), t0.Add(111*time.Second)); d != reconcile.Overdue {
+		t.Errorf("requeue past the TTL: after %s, want %s", d, reconcile.Overdue)
 	}
 	w.reconcile(jobRef("ttl"), t0.Add(110*time.Second))
 	if w.job("ttl") != nil || len(w.pods()) != 0 {

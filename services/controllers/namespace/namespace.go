@@ -36,8 +36,8 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 			}
 			return nil
 		},
-		ResyncKeys: reconcile.AllOf("", "namespaces"),
-		Resync:     time.Minute,
+		ResyncKeys:   reconcile.AllOf("", "namespaces"),
+		RequeueAfter: reconcile.Every(time.Minute, nil),
 	}
 }
 

@@ -227,9 +227,9 @@ func (a *Allocator) event(view reconcile.View, node *corev1.Node, reason, msg st
 func Loop(log *events.Log, view *projections.Projection, a *Allocator) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: a.Reconcile,
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync:     5 * time.Minute,
-		ResyncKeys: waiting,
+		Keys:         func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys:   waiting,
+		RequeueAfter: reconcile.Every(5*time.Minute, func(_ reconcile.View, o *projections.Object) bool { return isWaiting(o) }),
 	}
 }
 
@@ -251,12 +251,17 @@ func waiting(view reconcile.View) []events.Ref {
 	objs, _ := view.List("", "nodes", "")
 	var out []events.Ref
 	for _, o := range objs {
-		var n corev1.Node
-		if reconcile.DecodeInto(o, &n) == nil && len(NodeCIDRs(&n)) == 0 {
+		if isWaiting(o) {
 			out = append(out, o.Ref)
 		}
 	}
 	return out
+}
+
+// isWaiting reports whether node o has no pod CIDR yet.
+func isWaiting(o *projections.Object) bool {
+	var n corev1.Node
+	return reconcile.DecodeInto(o, &n) == nil && len(NodeCIDRs(&n)) == 0
 }
 
 // ClusterCIDR is the range node ranges come from.

@@ -26,6 +26,7 @@
 // Heartbeats are not events: the loop reads the latest one for the node
 // being reconciled and passes it to the pure Reconcile as an input map; every
 // decision records that input in Event.Detail so that a replay can explain
-// it. Time-driven checks run on Resync (5s). It must not write heartbeats,
+// it. Time-driven checks: each node is reconciled again Resync (5s) after
+// its last reconcile (Loop.RequeueAfter). It must not write heartbeats,
 // nor touch pods on healthy nodes, nor change conditions it did not set.
 package nodelifecycle

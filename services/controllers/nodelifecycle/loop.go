@@ -35,9 +35,9 @@ func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 			}
 			return Reconcile(v, beats, key, now)
 		},
-		Keys:       Keys,
-		ResyncKeys: ResyncKeys,
-		Resync:     Resync,
+		Keys:         Keys,
+		ResyncKeys:   ResyncKeys,
+		RequeueAfter: reconcile.Every(Resync, nil),
 	}
 }
 

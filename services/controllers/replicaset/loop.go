@@ -15,25 +15,26 @@ import (
 	"github.com/wakehq/wake/services/reconcile"
 )
 
-// The loop polls for time-dependent work every resyncTick (ReplicaSets
-// whose ready pods wait out minReadySeconds) and reconciles every
-// ReplicaSet every fullResync. (Loop.RequeueAfter, a per-key "again after
-// d", could replace the poll.)
+// A ReplicaSet whose ready pods wait out minReadySeconds is reconciled
+// again every availabilityPoll (only time makes them available), and
+// every ReplicaSet every fullResync.
 const (
-	resyncTick = time.Second
-	fullResync = 5 * time.Minute
+	availabilityPoll = time.Second
+	fullResync       = 5 * time.Minute
 )
 
 // Loop returns the controller's loop over log and view.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:   func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync: resyncTick,
-		ResyncKeys: reconcile.TimedResync("apps", "replicasets", fullResync, func(o *projections.Object) bool {
-			var rs appsv1.ReplicaSet
-			return reconcile.DecodeInto(o, &rs) == nil && waitsForAvailability(&rs)
-		}),
+		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys: reconcile.AllOf("apps", "replicasets"),
+		RequeueAfter: reconcile.Sooner(
+			reconcile.Every(availabilityPoll, func(_ reconcile.View, o *projections.Object) bool {
+				var rs appsv1.ReplicaSet
+				return reconcile.DecodeInto(o, &rs) == nil && waitsForAvailability(&rs)
+			}),
+			reconcile.Every(fullResync, nil)),
 	}
 }
 

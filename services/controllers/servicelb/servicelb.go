@@ -83,9 +83,9 @@ func nodeReady(n *corev1.Node) bool {
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       func(ch projections.Change) []events.Ref { return Keys(view, ch) },
-		Resync:     5 * time.Minute,
-		ResyncKeys: loadBalancers,
+		Keys:         func(ch projections.Change) []events.Ref { return Keys(view, ch) },
+		ResyncKeys:   loadBalancers,
+		RequeueAfter: reconcile.Every(5*time.Minute, func(_ reconcile.View, o *projections.Object) bool { return isLB(o) }),
 	}
 }
 

@@ -25,14 +25,15 @@ var (
 	pvcKind = reconcile.MustKind("", "persistentvolumeclaims")
 )
 
-// Loop returns the controller's loop over log and view. The periodic
-// resync catches pods becoming available after minReadySeconds.
+// Loop returns the controller's loop over log and view. Reconciling each
+// again 30s after its last catches pods becoming available after
+// minReadySeconds.
 func Loop(log *events.Log, view *projections.Projection) *reconcile.Loop {
 	return &reconcile.Loop{
 		Name: Name, Log: log, View: view, Reconcile: Reconcile,
-		Keys:       Keys,
-		ResyncKeys: reconcile.AllOf("apps", "statefulsets"),
-		Resync:     30 * time.Second,
+		Keys:         Keys,
+		ResyncKeys:   reconcile.AllOf("apps", "statefulsets"),
+		RequeueAfter: reconcile.Every(30*time.Second, nil),
 	}
 }
 
