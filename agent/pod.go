@@ -48,7 +48,7 @@ type podWorker struct {
 
 	mu      sync.Mutex
 	current *corev1.Pod             // the pod as last read by sync
-	evicted *rejection              // asked by the eviction manager (evict.go)
+	evicted *rejection              // asked by the eviction manager (eviction.go)
 	probes  map[string]*probeResult // by container id
 }
 
