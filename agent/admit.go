@@ -13,6 +13,7 @@ import (
 	v1helper "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
+	"github.com/wakehq/wake/agent/eviction"
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
@@ -81,16 +82,11 @@ func insufficient(name corev1.ResourceName, requested, used, capacity int64) *re
 	}
 }
 
-// systemCriticalPriority is the priority from which a pod is critical
-// (system-cluster-critical and system-node-critical): admitted under
-// pressure, as the kubelet does.
-const systemCriticalPriority = 2000000000
-
 // admitUnderPressure is the kubelet eviction manager's admission: under
 // MemoryPressure alone only BestEffort pods are refused (unless they
 // tolerate the memory-pressure taint); under DiskPressure or PIDPressure
 // every pod is. Critical pods are always admitted.
-func admitUnderPressure(p Pressure, pod *corev1.Pod) *rejection {
+func admitUnderPressure(p eviction.Pressure, pod *corev1.Pod) *rejection {
 	var conds []string
 	for _, c := range []struct {
 		on   bool
@@ -100,7 +96,7 @@ func admitUnderPressure(p Pressure, pod *corev1.Pod) *rejection {
 			conds = append(conds, string(c.name))
 		}
 	}
-	if len(conds) == 0 || pod.Spec.Priority != nil && *pod.Spec.Priority >= systemCriticalPriority {
+	if len(conds) == 0 || pod.Spec.Priority != nil && *pod.Spec.Priority >= eviction.SystemCriticalPriority {
 		return nil
 	}
 	if len(conds) == 1 && p.Memory {
@@ -201,7 +197,7 @@ func (a *Agent) admitLocked(o *projections.Object) *rejection {
 	}
 	rej := admit(a.allocatable(), admitted, &pod)
 	if rej == nil {
-		rej = admitUnderPressure(a.pressure.current(), &pod)
+		rej = admitUnderPressure(a.eviction.Pressure(), &pod)
 	}
 	if rej != nil {
 		a.log.Info("pod rejected", "pod", o.Ref.String(), "reason", rej.Reason, "message", rej.Message)

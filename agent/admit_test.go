@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wakehq/wake/agent/eviction"
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/projections"
 )
@@ -127,17 +128,17 @@ func TestAdmitUnderPressure(t *testing.T) {
 	critical.Spec.Priority = ptr(int32(2000001000))
 	tests := []struct {
 		name    string
-		p       Pressure
+		p       eviction.Pressure
 		pod     *corev1.Pod
 		message string // "" = admitted
 	}{
-		{"no pressure", Pressure{}, best, ""},
-		{"memory: best effort refused", Pressure{Memory: true}, best, "Pod was rejected: The node had condition: [MemoryPressure]. "},
-		{"memory: burstable admitted", Pressure{Memory: true}, burstable, ""},
-		{"memory: toleration admitted", Pressure{Memory: true}, tolerant, ""},
-		{"disk: everyone refused", Pressure{Disk: true}, burstable, "Pod was rejected: The node had condition: [DiskPressure]. "},
-		{"memory and pid", Pressure{Memory: true, PID: true}, burstable, "Pod was rejected: The node had condition: [MemoryPressure PIDPressure]. "},
-		{"critical pods always", Pressure{Memory: true, Disk: true, PID: true}, critical, ""},
+		{"no pressure", eviction.Pressure{}, best, ""},
+		{"memory: best effort refused", eviction.Pressure{Memory: true}, best, "Pod was rejected: The node had condition: [MemoryPressure]. "},
+		{"memory: burstable admitted", eviction.Pressure{Memory: true}, burstable, ""},
+		{"memory: toleration admitted", eviction.Pressure{Memory: true}, tolerant, ""},
+		{"disk: everyone refused", eviction.Pressure{Disk: true}, burstable, "Pod was rejected: The node had condition: [DiskPressure]. "},
+		{"memory and pid", eviction.Pressure{Memory: true, PID: true}, burstable, "Pod was rejected: The node had condition: [MemoryPressure PIDPressure]. "},
+		{"critical pods always", eviction.Pressure{Memory: true, Disk: true, PID: true}, critical, ""},
 	}
 	for _, tt := range tests {
 		rej := admitUnderPressure(tt.p, tt.pod)

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wakehq/wake/agent/eviction"
 	"github.com/wakehq/wake/agent/image"
 	"github.com/wakehq/wake/agent/logs"
 	"github.com/wakehq/wake/agent/network"
@@ -79,18 +80,19 @@ type Config struct {
 	// end-to-end tests use their own beside a node's real agent.
 	ProxyTable string
 	// Pressure are the thresholds of the node's pressure conditions
-	// (pressure.go); Measure reads the signals (default Measure).
-	Pressure PressureThresholds
+	// (agent/eviction); Measure reads the signals (default
+	// eviction.Measure).
+	Pressure eviction.Thresholds
 	// EvictionPeriod is how often local storage limits and memory, disk
-	// and PID pressure are checked for an eviction (evict.go,
-	// evict_storage.go, evict_pids.go; default DefaultEvictionPeriod).
+	// and PID pressure are checked for an eviction (agent/eviction;
+	// default eviction.DefaultPeriod).
 	EvictionPeriod time.Duration
-	Measure        func(stateDir string) Measures
+	Measure        func(stateDir string) eviction.Measures
 	// MetricsResolution is how often usage is sampled for the resource
 	// metrics API (metrics.go; default DefaultMetricsResolution).
 	MetricsResolution time.Duration
 	// ImageGC removes images no pod of the node uses when the state
-	// directory's file system fills up (pressure.go; kubelet defaults).
+	// directory's file system fills up (imagegc.go; kubelet defaults).
 	ImageGC image.GCPolicy
 }
 
@@ -104,11 +106,7 @@ type Agent struct {
 	net     *network.Network
 	dns     clusterResolver // pods' resolv.conf under ClusterFirst; set in Run
 
-	pressure pressureTracker
-	// evicting are the pods evicted last, until they stopped (evict.go;
-	// only the eviction goroutine uses these two).
-	evicting  []evictedPod
-	evictedAt time.Time
+	eviction *eviction.Manager // pressure conditions and evictions (eviction.go)
 
 	pullMu sync.Mutex
 	pulls  map[string]*pullCall // one pull per reference at a time
@@ -156,10 +154,12 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	cfg.StateDir = abs
-	return &Agent{
+	a := &Agent{
 		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName),
 		workers: map[string]*podWorker{}, finished: map[string]bool{}, pulls: map[string]*pullCall{},
-	}, nil
+	}
+	a.eviction = a.newEvictionManager()
+	return a, nil
 }
 
 func (a *Agent) now() time.Time { return a.cfg.Now() }
@@ -216,7 +216,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { return a.logServer().Run(ctx) })
 	g.Go(func() error { return a.imageServer().Run(ctx) })
 	g.Go(func() error { return a.imageGC(ctx) })
-	g.Go(func() error { return a.evictions(ctx) })
+	g.Go(func() error { return a.eviction.Run(ctx) })
 	g.Go(func() error { return a.serveMetrics(ctx) })
 	if a.cfg.ServiceProxy {
 		p := proxy.New(proxy.Config{View: a.cfg.View, Logger: a.log, ClusterCIDR: a.cfg.ClusterCIDR, Table: a.cfg.ProxyTable,

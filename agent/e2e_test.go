@@ -181,7 +181,14 @@ func (h *harness) pod(name string) (*corev1.Pod, *projections.Object) {
 // evicted reports whether pod name is Failed with reason Evicted.
 func (h *harness) evicted(name string) bool {
 	p, _ := h.pod(name)
-	return p != nil && p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
+	return p != nil && isEvicted(p)
+}
+
+// isEvicted reports whether p is Failed with reason Evicted: waitPod's
+// condition, so that the pod it returns is the one that was (h.evicted
+// reads the pod again).
+func isEvicted(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted"
 }
 
 func (h *harness) waitPod(t testing.TB, name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {

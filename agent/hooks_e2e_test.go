@@ -217,3 +217,28 @@ func TestPostStartHookFailure(t *testing.T) {
 		t.Errorf("event = %+v", ev)
 	}
 }
+
+// A liveness probe that fails stops the container (the worker's Kill,
+// decide.go) with an Unhealthy event; its restart policy then applies:
+// Always restarts it, Never leaves the pod Failed.
+func TestLivenessFailure(t *testing.T) {
+	h := newHarness(t)
+	failing := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/tool", "exit", "1"}}},
+		PeriodSeconds: 1, FailureThreshold: 2}
+	for name, policy := range map[string]corev1.RestartPolicy{"restarts": corev1.RestartPolicyAlways, "stays": corev1.RestartPolicyNever} {
+		h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr(int64(1)), RestartPolicy: policy,
+			Containers: []corev1.Container{{Name: "c", Args: []string{"serve", ":8080"}, LivenessProbe: failing}},
+		}})
+	}
+	h.waitPod(t, "restarts", "restarted", func(p *corev1.Pod) bool {
+		cs := ctrStatusOf(p, "c")
+		return cs != nil && cs.RestartCount >= 1 && cs.LastTerminationState.Terminated != nil
+	})
+	h.waitEvent(t, "restarts", "Unhealthy", "Liveness probe failed")
+	p := h.waitPod(t, "stays", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if cs := ctrStatusOf(p, "c"); cs == nil || cs.RestartCount != 0 || cs.State.Terminated == nil {
+		t.Errorf("stays: %+v", cs)
+	}
+	h.waitEvent(t, "stays", "Unhealthy", "Liveness probe failed")
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wakehq/wake/agent/eviction"
 	"github.com/wakehq/wake/agent/internal/natsserve"
 	"github.com/wakehq/wake/agent/metrics"
 	"github.com/wakehq/wake/agent/runtime"
@@ -309,7 +310,7 @@ func cgroupUsage(rel string, at time.Time) (usageSample, bool) {
 	if !ok {
 		return usageSample{}, false
 	}
-	mem, ok := workingSet(rel)
+	mem, ok := eviction.WorkingSet(rel)
 	if !ok {
 		return usageSample{}, false
 	}

@@ -5,11 +5,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/wakehq/wake/agent/eviction"
 )
 
 // Usage as cadvisor reads it for the kubelet's resource metrics: CPU as
-// the cgroup's cumulative CPU time, memory as its working set (evict.go's
-// workingSet); cgroup v1's controllers first, else the unified hierarchy.
+// the cgroup's cumulative CPU time, memory as its working set
+// (eviction.WorkingSet); cgroup v1's controllers first, else the unified
+// hierarchy.
 
 // cpuUsage is the cumulative CPU time of the cgroup at rel, nanoseconds.
 func cpuUsage(rel string) (uint64, bool) {
@@ -76,7 +79,7 @@ func nodeCPU() (uint64, bool) {
 // libcontainer computes it for the root: MemTotal less MemFree, less the
 // inactive file pages.
 func nodeWorkingSet() (int64, bool) {
-	if v, ok := workingSet(""); ok {
+	if v, ok := eviction.WorkingSet(""); ok {
 		return v, true
 	}
 	b, err := os.ReadFile("/proc/meminfo")

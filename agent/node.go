@@ -206,7 +206,7 @@ func (a *Agent) syncNode(ctx context.Context, ref events.Ref) (*corev1.Node, err
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: nodeLabels(a.cfg.NodeName, a.machine)}}
 		node.Spec.PodCIDR, node.Spec.PodCIDRs = a.cfg.PodCIDR, podCIDRs(a.cfg.PodCIDR) // --pod-cidr, at creation
 		node.Status = nodeStatus(a.machine, a.cfg.Version, nil, now)
-		a.withPressure(&node.Status, nil)
+		a.eviction.SetNodeConditions(&node.Status, nil)
 		ap, err := reconcile.Create(nodeKind, node, now, "node/"+a.cfg.NodeName+"/"+strconv.FormatInt(now.UnixNano(), 10))
 		if err != nil {
 			return nil, err
@@ -261,7 +261,7 @@ func (a *Agent) syncNode(ctx context.Context, ref events.Ref) (*corev1.Node, err
 // the node lifecycle controller marked it Unknown.
 func (a *Agent) updateNodeStatus(ctx context.Context, o *projections.Object, node *corev1.Node) (*corev1.Node, error) {
 	want := nodeStatus(a.machine, a.cfg.Version, &node.Status, a.now())
-	a.withPressure(&want, &node.Status)
+	a.eviction.SetNodeConditions(&want, &node.Status)
 	if sameNodeStatus(node.Status, want) {
 		return node, nil
 	}

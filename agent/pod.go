@@ -42,14 +42,17 @@ type podWorker struct {
 	netErr   string
 	started  time.Time
 	adopted  bool
-	probing  map[string]context.CancelFunc // by container id
+	probing  map[string]probeRun // by container id
 	stopping bool
 	rejected *rejection // refused by admission, or evicted (written under a.mu and mu)
 
 	mu      sync.Mutex
 	current *corev1.Pod             // the pod as last read by sync
-	evicted *rejection              // asked by the eviction manager (evict.go)
+	evicted *rejection              // asked by the eviction manager (eviction.go)
 	probes  map[string]*probeResult // by container id
+	// unhealthy are the running containers whose liveness or startup
+	// probe failed, with their grace period: decide kills them.
+	unhealthy map[string]time.Duration // by container id
 }
 
 // ctrState is what the worker knows of one spec container.
@@ -74,7 +77,8 @@ type ctrState struct {
 func newPodWorker(a *Agent, o *projections.Object) *podWorker {
 	return &podWorker{
 		a: a, uid: o.UID, ref: o.Ref, kick: make(chan struct{}, 1),
-		ctrs: map[string]*ctrState{}, probing: map[string]context.CancelFunc{}, probes: map[string]*probeResult{},
+		ctrs: map[string]*ctrState{}, probing: map[string]probeRun{}, probes: map[string]*probeResult{},
+		unhealthy: map[string]time.Duration{},
 	}
 }
 
@@ -110,52 +114,99 @@ func (w *podWorker) run(ctx context.Context) {
 }
 
 // sync converges once; done means the pod is gone and cleaned up. next,
-// when positive, is when to look again even if nothing happens.
+// when positive, is when to look again even if nothing happens. It
+// observes (observe), decides (decide.go) and acts (act).
 func (w *podWorker) sync(ctx context.Context) (done bool, next time.Duration) {
-	o, ok := w.a.cfg.View.Get(w.ref)
-	if !ok || o.UID != w.uid || !w.a.mine(o) {
-		grace := 2 * time.Second
-		if w.lastPod != nil && w.lastPod.DeletionGracePeriodSeconds != nil {
-			grace = time.Duration(*w.lastPod.DeletionGracePeriodSeconds) * time.Second
-		}
-		w.terminate(ctx, grace)
-		if err := w.teardown(ctx); err != nil {
-			w.a.log.Warn("pod cleanup incomplete; retrying", "pod", w.ref.String(), "err", err)
-			return false, 2 * time.Second
-		}
-		return true, 0
-	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(o.Raw, &pod); err != nil {
-		w.a.log.Error("pod does not decode", "pod", w.ref.String(), "err", err)
+	o, pod, ok := w.observe(ctx)
+	if !ok {
 		return false, 0
 	}
-	w.lastPod = &pod
+	acts := decide(w.view(pod))
+	return w.act(ctx, o, pod, acts)
+}
+
+// observe reads the pod from the log (nil when it is gone or no longer
+// bound to the node), adopts what a previous run left, and refreshes the
+// containers of a pod that runs. ok is false when the pod does not
+// decode.
+func (w *podWorker) observe(ctx context.Context) (o *projections.Object, pod *corev1.Pod, ok bool) {
+	o, found := w.a.cfg.View.Get(w.ref)
+	if !found || o.UID != w.uid || !w.a.mine(o) {
+		return o, nil, true
+	}
+	pod = &corev1.Pod{}
+	if err := json.Unmarshal(o.Raw, pod); err != nil {
+		w.a.log.Error("pod does not decode", "pod", w.ref.String(), "err", err)
+		return o, nil, false
+	}
+	w.lastPod = pod
 	if !w.adopted {
-		w.adopt(ctx, &pod)
+		w.adopt(ctx, pod)
 	}
 	if pod.DeletionTimestamp != nil {
-		return w.finishDeletion(ctx, o, &pod)
+		return o, pod, true
 	}
 	w.mu.Lock()
-	w.current = &pod
-	ev := w.evicted
+	w.current = pod
+	evicted := w.evicted != nil
 	w.mu.Unlock()
-	if ev != nil && w.rejected == nil {
+	if evicted || w.rejected != nil {
+		return o, pod, true
+	}
+	for _, c := range pod.Spec.InitContainers {
+		w.ctr(c.Name, true)
+	}
+	for _, c := range pod.Spec.Containers {
+		w.ctr(c.Name, false)
+	}
+	if w.started.IsZero() {
+		w.started = w.a.now()
+	}
+	w.refresh(ctx)
+	return o, pod, true
+}
+
+// view is decide's input: what the worker knows of pod and its
+// containers now.
+func (w *podWorker) view(pod *corev1.Pod) podView {
+	v := podView{Pod: pod, LastPod: w.lastPod, Stopping: w.stopping, Rejected: w.rejected != nil,
+		Containers: make(map[string]containerView, len(w.ctrs)), Now: w.a.now()}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v.Evicted = w.evicted != nil
+	for name, cs := range w.ctrs {
+		cv := containerView{Status: cs.state.Status, Exit: cs.state.Exit, RetryAt: cs.retryAt}
+		if grace, ok := w.unhealthy[cs.id]; ok && cs.id != "" {
+			cv.Unhealthy, cv.KillGrace = true, grace
+		}
+		v.Containers[name] = cv
+	}
+	return v
+}
+
+// act carries out decide's actions, in their order.
+func (w *podWorker) act(ctx context.Context, o *projections.Object, pod *corev1.Pod, acts podActions) (done bool, next time.Duration) {
+	switch {
+	case acts.Teardown:
+		return w.finish(ctx, o, pod, acts)
+	case acts.Evict:
 		// Evicted: stop at once (a hard eviction), then report Failed.
-		w.terminate(ctx, 0)
-		w.recordEvent(ctx, &pod, corev1.EventTypeWarning, "Evicted", ev.Message)
+		w.mu.Lock()
+		ev := w.evicted
+		w.mu.Unlock()
+		w.terminate(ctx, acts.Grace)
+		w.recordEvent(ctx, pod, corev1.EventTypeWarning, "Evicted", ev.Message)
 		w.a.mu.Lock()
 		w.mu.Lock()
 		w.rejected = ev
 		w.mu.Unlock()
 		w.a.mu.Unlock()
 	}
-	if w.rejected != nil {
-		return false, w.reportRejected(ctx, o, &pod)
+	if acts.Report == reportRejected {
+		return false, w.reportRejected(ctx, o, pod)
 	}
-	next = w.converge(ctx, &pod)
-	if err := w.report(ctx, o, &pod); err != nil {
+	next = w.converge(ctx, pod, acts)
+	if err := w.report(ctx, o, pod); err != nil {
 		if ctx.Err() != nil {
 			return true, 0
 		}
@@ -167,6 +218,26 @@ func (w *podWorker) sync(ctx context.Context) (done bool, next time.Duration) {
 		return false, time.Second
 	}
 	return false, next
+}
+
+// finish ends a pod that is gone from the log, or whose deletion was
+// requested: containers stopped within the grace period, everything
+// removed, then (deletion) the pod deleted from the log.
+func (w *podWorker) finish(ctx context.Context, o *projections.Object, pod *corev1.Pod, acts podActions) (bool, time.Duration) {
+	if acts.KillPod {
+		w.terminate(ctx, acts.Grace)
+	}
+	if err := w.teardown(ctx); err != nil {
+		w.a.log.Warn("pod cleanup incomplete; retrying", "pod", w.ref.String(), "err", err)
+		if pod != nil {
+			w.stopping = false // a deleted pod's containers are stopped again
+		}
+		return false, 2 * time.Second
+	}
+	if acts.Delete && !w.deleteFromLog(ctx, o, pod) {
+		return false, time.Second
+	}
+	return acts.Done, 0
 }
 
 // adopt picks up what a previous agent run left for this pod: the
@@ -330,24 +401,13 @@ func (w *podWorker) ensureSandbox(pod *corev1.Pod, lk Lookup) error {
 	return nil
 }
 
-// converge moves the containers one step towards the spec: init
-// containers in order, then every app container, restarting per policy
-// after back-off. It returns when to look again.
-func (w *podWorker) converge(ctx context.Context, pod *corev1.Pod) time.Duration {
+// converge acts on a running pod: its sandbox first, then the kills and
+// starts decide chose. It returns when to look again.
+func (w *podWorker) converge(ctx context.Context, pod *corev1.Pod, acts podActions) time.Duration {
+	if !acts.Sandbox {
+		return acts.After
+	}
 	lk := lookup{view: w.a.cfg.View, ns: pod.Namespace}
-	for _, c := range pod.Spec.InitContainers {
-		w.ctr(c.Name, true)
-	}
-	for _, c := range pod.Spec.Containers {
-		w.ctr(c.Name, false)
-	}
-	if w.started.IsZero() {
-		w.started = w.a.now()
-	}
-	w.refresh(ctx)
-	if terminal(pod) {
-		return 0
-	}
 	if err := w.ensureSandbox(pod, lk); err != nil {
 		w.netErr = err.Error()
 		for _, cs := range w.ctrs {
@@ -362,54 +422,17 @@ func (w *podWorker) converge(ctx context.Context, pod *corev1.Pod) time.Duration
 		return 2 * time.Second
 	}
 	w.netErr = ""
+	for _, k := range acts.Kill {
+		w.kill(ctx, pod, w.ctrs[k.Name].id, k.Grace)
+	}
 	now := w.a.now()
-	var next time.Duration
-	later := func(at time.Time) {
-		if d := at.Sub(now); d > 0 && (next == 0 || d < next) {
+	next := acts.After
+	for _, name := range acts.Start {
+		c, cs := specContainer(pod, name), w.ctrs[name]
+		w.start(ctx, pod, c, cs, lk)
+		if d := cs.retryAt.Sub(now); d > 0 && (next == 0 || d < next) {
 			next = d
 		}
-	}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		cs := w.ctrs[c.Name]
-		if cs.succeeded() {
-			continue
-		}
-		if cs.state.Status == runtime.Running || cs.state.Status == runtime.Created {
-			return next
-		}
-		if cs.state.Status == runtime.Unknown { // unreadable for now: never start twice
-			later(now.Add(time.Second))
-			return next
-		}
-		if cs.state.Exit != nil && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
-			return next // the pod has failed
-		}
-		if now.Before(cs.retryAt) {
-			later(cs.retryAt)
-			return next
-		}
-		w.start(ctx, pod, c, cs, lk)
-		later(cs.retryAt)
-		return next
-	}
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		cs := w.ctrs[c.Name]
-		switch {
-		case cs.state.Status == runtime.Running || cs.state.Status == runtime.Created:
-			continue
-		case cs.state.Status == runtime.Unknown: // unreadable for now: never start twice
-			later(now.Add(time.Second))
-			continue
-		case cs.state.Exit != nil && !restarts(pod.Spec.RestartPolicy, cs.state.Exit):
-			continue
-		case now.Before(cs.retryAt):
-			later(cs.retryAt)
-			continue
-		}
-		w.start(ctx, pod, c, cs, lk)
-		later(cs.retryAt)
 	}
 	return next
 }
@@ -443,17 +466,6 @@ func (w *podWorker) refresh(ctx context.Context) {
 
 func (cs *ctrState) succeeded() bool {
 	return cs.state.Exit != nil && cs.state.Exit.Code == 0 && !cs.state.Exit.CodeUnknown
-}
-
-// restarts reports whether a container that ended with exit is restarted.
-func restarts(policy corev1.RestartPolicy, exit *runtime.ExitStatus) bool {
-	switch policy {
-	case corev1.RestartPolicyNever:
-		return false
-	case corev1.RestartPolicyOnFailure:
-		return exit.Code != 0 || exit.CodeUnknown
-	}
-	return true
 }
 
 func terminal(pod *corev1.Pod) bool {
@@ -688,22 +700,11 @@ func (w *podWorker) teardown(ctx context.Context) error {
 	return os.RemoveAll(w.podDir())
 }
 
-// finishDeletion ends a pod whose deletion was requested, as the kubelet
-// does: containers stopped within the grace period, everything removed,
-// then the pod deleted from the log (unless finalizers still hold it).
-func (w *podWorker) finishDeletion(ctx context.Context, o *projections.Object, pod *corev1.Pod) (bool, time.Duration) {
-	grace := time.Duration(0)
-	if pod.DeletionGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
-	}
-	if !w.stopping {
-		w.terminate(ctx, grace)
-	}
-	if err := w.teardown(ctx); err != nil {
-		w.a.log.Warn("pod cleanup incomplete; retrying", "pod", w.ref.String(), "err", err)
-		w.stopping = false
-		return false, 2 * time.Second
-	}
+// deleteFromLog deletes a pod whose deletion was requested from the log
+// once it is torn down, as the kubelet does (unless finalizers still
+// hold it: a conflict re-reads it). It reports false when the deletion
+// is to be retried.
+func (w *podWorker) deleteFromLog(ctx context.Context, o *projections.Object, pod *corev1.Pod) bool {
 	for attempt := 0; len(pod.Finalizers) == 0; attempt++ {
 		ev := events.Event{Type: events.ObjectDeleted, Ref: o.Ref, APIVersion: "v1", Kind: "Pod", Data: o.Raw}
 		_, err := w.a.append(ctx, appendOf(ev, o.Seq))
@@ -712,7 +713,7 @@ func (w *podWorker) finishDeletion(ctx context.Context, o *projections.Object, p
 		}
 		if !isConflict(err) {
 			w.a.log.Warn("pod deletion not written; retrying", "pod", w.ref.String(), "err", err)
-			return false, time.Second
+			return false
 		}
 		w.a.catchUp(ctx)
 		var ok bool
@@ -723,5 +724,5 @@ func (w *podWorker) finishDeletion(ctx context.Context, o *projections.Object, p
 			break
 		}
 	}
-	return true, 0
+	return true
 }

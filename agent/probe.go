@@ -60,7 +60,7 @@ func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, c *corev1.
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	w.probing[id] = cancel
+	w.probing[id] = probeRun{ctx, cancel}
 	started := c.StartupProbe == nil || prev != nil && prev.Started != nil && *prev.Started
 	w.mu.Lock()
 	w.probes[id] = &probeResult{started: started}
@@ -106,11 +106,19 @@ const (
 
 func (k probeKind) String() string { return [...]string{"Readiness", "Liveness", "Startup"}[k] }
 
-// stopProbes stops the probes of container id ("" = all).
+// probeRun is the context of a container's probes: a failed probe's
+// kill runs under it too, so that stopping the probes stops the kill.
+type probeRun struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// stopProbes stops the probes of container id ("" = all), and its kill
+// for a failed probe.
 func (w *podWorker) stopProbes(id string) {
-	for k, cancel := range w.probing {
+	for k, run := range w.probing {
 		if id == "" || k == id {
-			cancel()
+			run.cancel()
 			delete(w.probing, k)
 		}
 	}
@@ -120,13 +128,49 @@ func (w *podWorker) stopProbes(id string) {
 			delete(w.probes, k)
 		}
 	}
+	for k := range w.unhealthy {
+		if id == "" || k == id {
+			delete(w.unhealthy, k)
+		}
+	}
 	w.mu.Unlock()
+}
+
+// setUnhealthy records that container id's liveness or startup probe
+// failed: the worker stops it within grace (decide's Kill) so that its
+// restart policy applies.
+func (w *podWorker) setUnhealthy(id string, grace time.Duration) {
+	w.mu.Lock()
+	if _, probing := w.probes[id]; probing {
+		w.unhealthy[id] = grace
+	}
+	w.mu.Unlock()
+	w.wake()
+}
+
+// kill stops container id, whose probe failed, off the worker's
+// goroutine (preStop hook, SIGTERM, grace, SIGKILL), under its probes'
+// context; its exit wakes the worker, which restarts it per policy.
+func (w *podWorker) kill(ctx context.Context, pod *corev1.Pod, id string, grace time.Duration) {
+	w.mu.Lock()
+	delete(w.unhealthy, id) // once
+	w.mu.Unlock()
+	if run, ok := w.probing[id]; ok {
+		ctx = run.ctx
+	}
+	ip := w.ip
+	w.a.wg.Add(1)
+	go func() {
+		defer w.a.wg.Done()
+		w.stopContainer(ctx, pod, ip, id, grace)
+	}()
 }
 
 // probeLoop probes until ctx ends. A startup probe returns true once it
 // succeeded; a startup or liveness probe that fails failureThreshold
-// times in a row stops the container (preStop hook, SIGTERM, the grace
-// period, SIGKILL) so that its restart policy applies, and returns false.
+// times in a row marks the container unhealthy, for the worker to stop
+// it (preStop hook, SIGTERM, the grace period, SIGKILL) so that its
+// restart policy applies, and returns false.
 func (w *podWorker) probeLoop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id, ip string, p *corev1.Probe, kind probeKind) bool {
 	period := time.Duration(max(p.PeriodSeconds, 1)) * time.Second
 	if p.PeriodSeconds == 0 {
@@ -162,7 +206,7 @@ func (w *podWorker) probeLoop(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		case kind != readiness && failRun >= failure:
 			w.a.log.Info(strings.ToLower(kind.String())+" probe failed; stopping the container", "container", id, "err", err)
 			w.recordEvent(ctx, pod, corev1.EventTypeWarning, "Unhealthy", fmt.Sprintf("%s probe failed: %v", kind, err))
-			w.stopContainer(ctx, pod, ip, id, probeGrace(pod, p))
+			w.setUnhealthy(id, probeGrace(pod, p))
 			return false
 		case kind == readiness && (okRun == success || failRun == failure):
 			w.setReady(id, err == nil)

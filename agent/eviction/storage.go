@@ -1,9 +1,8 @@
-package agent
+package eviction
 
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"sort"
 
@@ -28,27 +27,6 @@ import (
 //
 // Usage is walked (usage.go) on the eviction period, only for pods with a
 // limit unless the disk is short. Critical pods are never evicted.
-
-// evictedPod is a pod the eviction manager stopped, until it is.
-type evictedPod struct {
-	w   *podWorker
-	uid string
-	pod *corev1.Pod
-}
-
-// evictable are the node's running pods that may be evicted (critical
-// pods never are).
-func (a *Agent) evictable() []evictedPod {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []evictedPod
-	for uid, w := range a.workers {
-		if pod := w.candidate(); pod != nil && priorityOf(pod) < systemCriticalPriority {
-			out = append(out, evictedPod{w: w, uid: uid, pod: pod})
-		}
-	}
-	return out
-}
 
 // hasStorageLimits reports whether pod has a limit evictOverLimits checks.
 func hasStorageLimits(pod *corev1.Pod) bool {
@@ -92,29 +70,29 @@ func storageLimitExceeded(pod *corev1.Pod, u podStorage) string {
 
 // evictOverLimits evicts every pod over one of its storage limits and
 // returns them.
-func (a *Agent) evictOverLimits(ctx context.Context) []evictedPod {
+func (m *Manager) evictOverLimits(ctx context.Context) []evictedPod {
 	var limited []evictedPod
-	for _, p := range a.evictable() {
-		if hasStorageLimits(p.pod) {
+	for _, p := range m.evictable() {
+		if hasStorageLimits(p.Pod) {
 			limited = append(limited, p)
 		}
 	}
 	if len(limited) == 0 {
 		return nil
 	}
-	ctrs, err := a.rt.List(ctx)
+	ctrs, err := m.cfg.Containers(ctx)
 	if err != nil {
 		return nil
 	}
 	var evicted []evictedPod
 	for _, p := range limited {
-		u := a.measureStorage(ctx, p.uid, p.pod, ctrs)
+		u := m.measureStorage(ctx, p.UID, p.Pod, ctrs)
 		if u.partial {
-			a.log.Warn("local storage of a pod measured in part: its walk took too long", "pod", p.pod.Namespace+"/"+p.pod.Name, "counted", u.total())
+			m.cfg.Log.Warn("local storage of a pod measured in part: its walk took too long", "pod", p.Pod.Namespace+"/"+p.Pod.Name, "counted", u.total())
 		}
-		if msg := storageLimitExceeded(p.pod, u); msg != "" {
-			a.log.Info("evicting a pod: local storage limit", "pod", p.pod.Namespace+"/"+p.pod.Name, "usage", u.total(), "message", msg)
-			p.w.evict(&rejection{Reason: "Evicted", Message: msg})
+		if msg := storageLimitExceeded(p.Pod, u); msg != "" {
+			m.cfg.Log.Info("evicting a pod: local storage limit", "pod", p.Pod.Namespace+"/"+p.Pod.Name, "usage", u.total(), "message", msg)
+			p.Worker.Evict(msg)
 			evicted = append(evicted, p)
 		}
 	}
@@ -133,19 +111,19 @@ type storageCandidate struct {
 // by usage above the request (larger first). Unlike memory, QoS classes
 // play no part.
 func rankStorage(cands []storageCandidate) {
-	over := func(c storageCandidate) int64 { return c.usage.total() - storageRequest(c.pod) }
+	over := func(c storageCandidate) int64 { return c.usage.total() - storageRequest(c.Pod) }
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
 		if ea, eb := over(a) > 0, over(b) > 0; ea != eb {
 			return ea
 		}
-		if pa, pb := priorityOf(a.pod), priorityOf(b.pod); pa != pb {
+		if pa, pb := priorityOf(a.Pod), priorityOf(b.Pod); pa != pb {
 			return pa < pb
 		}
 		if oa, ob := over(a), over(b); oa != ob {
 			return oa > ob
 		}
-		return a.pod.Namespace+"/"+a.pod.Name < b.pod.Namespace+"/"+b.pod.Name
+		return a.Pod.Namespace+"/"+a.Pod.Name < b.Pod.Namespace+"/"+b.Pod.Name
 	})
 }
 
@@ -157,73 +135,59 @@ func storageRequest(pod *corev1.Pod) int64 {
 
 // diskPressureMessage is the kubelet's eviction message for the
 // nodefs.available signal (evictionMessage).
-func diskPressureMessage(m Measures, th PressureThresholds, pod *corev1.Pod, u podStorage) string {
+func diskPressureMessage(m Measures, th Thresholds, pod *corev1.Pod, u podStorage) string {
 	return evictionMessage(corev1.ResourceEphemeralStorage, thresholdQuantity(th.DiskAvailablePercent, m.DiskSize),
 		resource.NewQuantity(m.DiskAvailable, resource.BinarySI), pod, nil, u.containers)
 }
 
 // evictForDisk answers DiskPressure: node-level space first (every image
 // no pod uses), then, if the measure still shows pressure, one pod.
-func (a *Agent) evictForDisk(ctx context.Context, th PressureThresholds) *evictedPod {
-	a.reclaimImages()
-	m := a.measure()
-	if !evaluatePressure(m, th).Disk {
-		a.log.Info("disk pressure relieved by image garbage collection, no pod evicted")
+func (m *Manager) evictForDisk(ctx context.Context, th Thresholds) *evictedPod {
+	if m.cfg.ReclaimImages != nil {
+		m.cfg.ReclaimImages()
+	}
+	ms := m.cfg.Measure()
+	if !Evaluate(ms, th).Disk {
+		m.cfg.Log.Info("disk pressure relieved by image garbage collection, no pod evicted")
 		return nil
 	}
-	ctrs, err := a.rt.List(ctx)
+	ctrs, err := m.cfg.Containers(ctx)
 	if err != nil {
 		return nil
 	}
 	var cands []storageCandidate
-	for _, p := range a.evictable() {
-		cands = append(cands, storageCandidate{evictedPod: p, usage: a.measureStorage(ctx, p.uid, p.pod, ctrs)})
+	for _, p := range m.evictable() {
+		cands = append(cands, storageCandidate{evictedPod: p, usage: m.measureStorage(ctx, p.UID, p.Pod, ctrs)})
 	}
 	if len(cands) == 0 {
-		a.log.Warn("disk pressure but no pod to evict", "available", m.DiskAvailable)
+		m.cfg.Log.Warn("disk pressure but no pod to evict", "available", ms.DiskAvailable)
 		return nil
 	}
 	rankStorage(cands)
 	v := cands[0]
-	msg := diskPressureMessage(m, th, v.pod, v.usage)
-	a.log.Info("evicting a pod: disk pressure", "pod", v.pod.Namespace+"/"+v.pod.Name, "usage", v.usage.total(), "available", m.DiskAvailable)
-	v.w.evict(&rejection{Reason: "Evicted", Message: msg})
+	msg := diskPressureMessage(ms, th, v.Pod, v.usage)
+	m.cfg.Log.Info("evicting a pod: disk pressure", "pod", v.Pod.Namespace+"/"+v.Pod.Name, "usage", v.usage.total(), "available", ms.DiskAvailable)
+	v.Worker.Evict(msg)
 	return &v.evictedPod
-}
-
-// reclaimImages removes every image no pod of the node uses (not only
-// down to the GC policy's low threshold), as the kubelet's
-// DeleteUnusedImages before a disk pressure eviction.
-func (a *Agent) reclaimImages() {
-	if a.images == nil {
-		return
-	}
-	removed, freed, err := a.images.GC(math.MaxInt64, a.imagesInUse(), a.cfg.ImageGC.WithDefaults().MinAge, a.now())
-	for _, im := range removed {
-		a.log.Info("image removed under disk pressure", "image", im.ID, "refs", im.Refs)
-	}
-	if err != nil {
-		a.log.Warn("image garbage collection under disk pressure", "freed", freed, "err", err)
-	}
 }
 
 // freeEvictedVolumes removes the disk-backed emptyDirs of an evicted pod
 // once its containers are gone, as the kubelet tears down a terminated
 // pod's volumes: the space is the node's again before the pod is deleted.
-func (a *Agent) freeEvictedVolumes(ctx context.Context, p evictedPod) {
-	ctrs, err := a.rt.List(ctx)
+func (m *Manager) freeEvictedVolumes(ctx context.Context, p evictedPod) {
+	ctrs, err := m.cfg.Containers(ctx)
 	if err != nil {
 		return
 	}
-	for _, st := range ctrs {
-		if st.SandboxID == p.uid {
+	for _, c := range ctrs {
+		if c.PodUID == p.UID {
 			return // not stopped after all: leave its files
 		}
 	}
-	for _, v := range p.pod.Spec.Volumes {
+	for _, v := range p.Pod.Spec.Volumes {
 		if v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumDefault {
-			if err := os.RemoveAll(volumeDir(a.dir("pods", p.uid), v.Name)); err != nil {
-				a.log.Warn("evicted pod's emptyDir not removed", "pod", p.pod.Namespace+"/"+p.pod.Name, "volume", v.Name, "err", err)
+			if err := os.RemoveAll(m.cfg.Files.VolumeDir(p.UID, v.Name)); err != nil {
+				m.cfg.Log.Warn("evicted pod's emptyDir not removed", "pod", p.Pod.Namespace+"/"+p.Pod.Name, "volume", v.Name, "err", err)
 			}
 		}
 	}

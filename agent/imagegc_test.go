@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/wakehq/wake/agent/eviction"
 	"github.com/wakehq/wake/agent/image"
 	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/natstest"
@@ -58,10 +59,10 @@ func TestImageGCKeepsImagesInUse(t *testing.T) {
 	var mu sync.Mutex
 	used := int64(90)
 	a, err := New(Config{NodeName: "gc1", StateDir: t.TempDir(), Log: log, View: view, Logger: testLogger(), Images: store,
-		Measure: func(string) Measures {
+		Measure: func(string) eviction.Measures {
 			mu.Lock()
 			defer mu.Unlock()
-			return Measures{DiskSize: 100 << 30, DiskAvailable: (100 - used) << 30} // GiB: more than the images hold
+			return eviction.Measures{DiskSize: 100 << 30, DiskAvailable: (100 - used) << 30} // GiB: more than the images hold
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package agent
+package eviction
 
 import (
 	"context"
@@ -9,13 +9,10 @@ import (
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/wakehq/wake/agent/logs"
-	"github.com/wakehq/wake/agent/runtime"
 )
 
 // Disk usage as du(1) counts it, for local ephemeral storage
-// (evict_storage.go): the blocks files take (st_blocks × 512), not their
+// (storage.go): the blocks files take (st_blocks × 512), not their
 // sizes, so sparse files count what they hold. Symlinks are not followed,
 // a file with several links counts once per walk, other file systems
 // mounted inside are not entered (du -x), and files that vanish while
@@ -150,7 +147,7 @@ const storageWalkBudget = 2 * time.Second
 // measureStorage walks pod's storage: the writable layer of its runtime
 // containers (ctrs, the node's) and the logs of every container name, then
 // its disk-backed emptyDirs.
-func (a *Agent) measureStorage(ctx context.Context, uid string, pod *corev1.Pod, ctrs []runtime.State) podStorage {
+func (m *Manager) measureStorage(ctx context.Context, uid string, pod *corev1.Pod, ctrs []Container) podStorage {
 	ctx, cancel := context.WithTimeout(ctx, storageWalkBudget)
 	defer cancel()
 	u := podStorage{containers: map[string]int64{}, emptyDirs: map[string]int64{}}
@@ -158,15 +155,15 @@ func (a *Agent) measureStorage(ctx context.Context, uid string, pod *corev1.Pod,
 	for _, c := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
 		layers[c.Name] = nil
 	}
-	for _, st := range ctrs {
-		if name, _, ok := parseContainerID(st.ID); ok && st.SandboxID == uid {
-			if l := a.writableLayer(st.ID); l != "" {
-				layers[name] = append(layers[name], l)
+	for _, c := range ctrs {
+		if c.PodUID == uid && c.Name != "" {
+			if l := m.cfg.Files.WritableLayer(c.ID); l != "" {
+				layers[c.Name] = append(layers[c.Name], l)
 			}
 		}
 	}
 	for name, dirs := range layers {
-		logDir := filepath.Dir(logs.Path(a.dir("pods"), uid, name, 0))
+		logDir := m.cfg.Files.LogDir(uid, name)
 		n, err := newDiskWalk(ctx).du(append(dirs, logDir)...)
 		u.containers[name] = n
 		if err != nil {
@@ -178,7 +175,7 @@ func (a *Agent) measureStorage(ctx context.Context, uid string, pod *corev1.Pod,
 		if v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumDefault {
 			continue // tmpfs: memory, bounded by its size
 		}
-		n, err := newDiskWalk(ctx).du(volumeDir(a.dir("pods", uid), v.Name))
+		n, err := newDiskWalk(ctx).du(m.cfg.Files.VolumeDir(uid, v.Name))
 		u.emptyDirs[v.Name] = n
 		if err != nil {
 			u.partial = true
@@ -186,15 +183,4 @@ func (a *Agent) measureStorage(ctx context.Context, uid string, pod *corev1.Pod,
 		}
 	}
 	return u
-}
-
-// writableLayer is where container id's writes go: the upper directory
-// of its overlay rootfs (runtime/libct/rootfs.go) when the agent runs its
-// own libct; "" for a runtime given in Config, whose layout it does not
-// know (only logs and volumes are counted then).
-func (a *Agent) writableLayer(id string) string {
-	if a.cfg.Runtime != nil {
-		return ""
-	}
-	return a.dir("runtime", "containers", id, "upper")
 }

@@ -1,10 +1,8 @@
-package agent
+package eviction
 
 import (
 	"bufio"
-	"context"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,14 +12,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/wakehq/wake/agent/image"
-	"github.com/wakehq/wake/services/reconcile"
 )
 
-// PressureThresholds are the kubelet's hard eviction signals that turn the
-// node's pressure conditions True. Zero values take the defaults.
-type PressureThresholds struct {
+// Thresholds are the kubelet's hard eviction signals that turn the node's
+// pressure conditions True. Zero values take the defaults.
+type Thresholds struct {
 	// MemoryAvailable: MemoryPressure below this much MemAvailable
 	// (/proc/meminfo); default 100Mi, the kubelet's memory.available.
 	MemoryAvailable resource.Quantity
@@ -37,7 +32,8 @@ type PressureThresholds struct {
 	TransitionPeriod time.Duration
 }
 
-func (t PressureThresholds) withDefaults() PressureThresholds {
+// WithDefaults is t with its zero values replaced by the defaults.
+func (t Thresholds) WithDefaults() Thresholds {
 	if t.MemoryAvailable.IsZero() {
 		t.MemoryAvailable = resource.MustParse("100Mi")
 	}
@@ -105,10 +101,10 @@ func meminfo(field string) int64 {
 // Pressure is which signals are past their threshold.
 type Pressure struct{ Memory, Disk, PID bool }
 
-// evaluatePressure compares measures with thresholds (defaults applied),
+// Evaluate compares measures with thresholds (defaults applied),
 // percentages as the kubelet computes them (thresholdQuantity).
-func evaluatePressure(m Measures, t PressureThresholds) Pressure {
-	t = t.withDefaults()
+func Evaluate(m Measures, t Thresholds) Pressure {
+	t = t.WithDefaults()
 	return Pressure{
 		Memory: m.MemAvailable >= 0 && m.MemAvailable < t.MemoryAvailable.Value(),
 		Disk:   m.DiskSize > 0 && m.DiskAvailable < thresholdQuantity(t.DiskAvailablePercent, m.DiskSize).Value(),
@@ -178,114 +174,9 @@ func pressureConditions(p Pressure, prev []corev1.NodeCondition, now time.Time) 
 	return out
 }
 
-// measure measures the node now (Config.Measure, a test's, or Measure).
-func (a *Agent) measure() Measures {
-	if a.cfg.Measure != nil {
-		return a.cfg.Measure(a.cfg.StateDir)
-	}
-	return Measure(a.cfg.StateDir)
-}
-
-// withPressure replaces st's pressure conditions by those measured now
-// (the other conditions keep their place).
-func (a *Agent) withPressure(st *corev1.NodeStatus, prev *corev1.NodeStatus) {
-	th := a.cfg.Pressure.withDefaults()
-	now := a.now()
-	p := a.pressure.observe(evaluatePressure(a.measure(), th), now, th.TransitionPeriod)
-	var prevConds []corev1.NodeCondition
-	if prev != nil {
-		prevConds = prev.Conditions
-	}
-	byType := map[corev1.NodeConditionType]corev1.NodeCondition{}
-	for _, c := range pressureConditions(p, prevConds, now) {
-		byType[c.Type] = c
-	}
-	for i, c := range st.Conditions {
-		if n, ok := byType[c.Type]; ok {
-			st.Conditions[i] = n
-			delete(byType, c.Type)
-		}
-	}
-	for _, t := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {
-		if c, ok := byType[t]; ok {
-			st.Conditions = append(st.Conditions, c)
-		}
-	}
-}
-
-// imageGC collects images every ImageGC.Period until ctx ends.
-func (a *Agent) imageGC(ctx context.Context) error {
-	p := a.cfg.ImageGC.WithDefaults()
-	t := time.NewTicker(p.Period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		a.collectImages(p)
-	}
-}
-
-// collectImages removes images no pod of the node uses, least recently
-// used first, when the state directory's file system is above the high
-// threshold, until it is under the low one (or nothing more may go).
-func (a *Agent) collectImages(p image.GCPolicy) {
-	m := a.measure()
-	target := p.GCTarget(m.DiskSize-m.DiskAvailable, m.DiskSize)
-	if target <= 0 {
-		return
-	}
-	removed, freed, err := a.images.GC(target, a.imagesInUse(), p.WithDefaults().MinAge, a.now())
-	for _, im := range removed {
-		a.log.Info("image removed to free disk space", "image", im.ID, "refs", im.Refs)
-	}
-	if err != nil || freed < target {
-		a.log.Warn("image garbage collection freed less than needed", "freed", freed, "wanted", target, "err", err)
-	}
-}
-
-// imagesInUse reports whether an image is used by a pod bound to the node
-// (whatever its phase: a stopped container may start again), by the
-// references of its containers or the imageIDs of their statuses.
-func (a *Agent) imagesInUse() func(image.Image) bool {
-	used := map[string]bool{}
-	objs, _ := a.cfg.View.List("", "pods", "")
-	for _, o := range objs {
-		if !a.mine(o) {
-			continue
-		}
-		var pod corev1.Pod
-		if reconcile.DecodeInto(o, &pod) != nil {
-			continue
-		}
-		var refs []string
-		for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
-			refs = append(refs, c.Image)
-		}
-		for _, c := range pod.Spec.EphemeralContainers {
-			refs = append(refs, c.Image)
-		}
-		for _, st := range slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses, pod.Status.EphemeralContainerStatuses) {
-			if _, digest, ok := strings.Cut(st.ImageID, "@"); ok {
-				used[digest] = true
-			}
-		}
-		for _, r := range refs {
-			used[r] = true
-			if _, digest, ok := strings.Cut(r, "@"); ok {
-				used[digest] = true
-			}
-			if n, err := image.Normalize(r); err == nil {
-				used[n] = true
-			}
-		}
-	}
-	return func(im image.Image) bool {
-		if used[im.ID] || used[im.Digest] {
-			return true
-		}
-		return slices.ContainsFunc(im.Refs, func(r string) bool { return used[r] })
-	}
+// readTrim is a small file's content without surrounding space ("" when
+// unreadable).
+func readTrim(p string) string {
+	b, _ := os.ReadFile(p)
+	return strings.TrimSpace(string(b))
 }

@@ -1,11 +1,8 @@
-package agent
+package eviction
 
 import (
-	"regexp"
 	"slices"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,7 +25,7 @@ func evictPod(name string, req, limit string, priority int32) *corev1.Pod {
 func TestRankMemory(t *testing.T) {
 	mi := int64(1 << 20)
 	using := func(p *corev1.Pod, n int64) memoryCandidate {
-		return memoryCandidate{evictedPod: evictedPod{pod: p}, memory: memoryStats{known: true, pod: n}}
+		return memoryCandidate{evictedPod: evictedPod{Pod: p}, memory: memoryStats{known: true, pod: n}}
 	}
 	for _, tt := range []struct {
 		name  string
@@ -55,13 +52,13 @@ func TestRankMemory(t *testing.T) {
 		}, []string{"much", "little", "asks-much"}},
 		{"a pod without stats first", []memoryCandidate{
 			using(evictPod("measured", "", "", 0), 90*mi),
-			{evictedPod: evictedPod{pod: evictPod("unknown", "", "", 1000)}},
+			{evictedPod: evictedPod{Pod: evictPod("unknown", "", "", 1000)}},
 		}, []string{"unknown", "measured"}},
 	} {
 		rankMemory(tt.cands)
 		var got []string
 		for _, c := range tt.cands {
-			got = append(got, c.pod.Name)
+			got = append(got, c.Pod.Name)
 		}
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
@@ -103,62 +100,5 @@ func TestMemoryEvictionMessage(t *testing.T) {
 		if got := evictionMessage(corev1.ResourceMemory, &threshold, avail, tt.pod, tt.podUsage, tt.ctrs); got != tt.want {
 			t.Errorf("%s:\n %q\nwant\n %q", tt.name, got, tt.want)
 		}
-	}
-}
-
-// Under memory pressure the node evicts, as the kubelet ranks them, the
-// low-priority Burstable pod over its request first, then the BestEffort
-// one (higher priority, over its request of nothing), and keeps the
-// Guaranteed pod within its request; Failed, Evicted, the kubelet's
-// message, containers stopped.
-func TestMemoryPressureEvicts(t *testing.T) {
-	var short atomic.Bool
-	var h *harness
-	// Memory is short until both pods over their requests are gone, as
-	// if their usage were what ran the node short.
-	h = newHarnessWith(t, func(c *Config) {
-		c.PodCIDR = "10.254.0.0/24"
-		c.EvictionPeriod = 100 * time.Millisecond
-		c.Measure = func(dir string) Measures {
-			m := Measure(dir)
-			if short.Load() && !(h.evicted("burstable") && h.evicted("besteffort")) {
-				m.MemAvailable = 10 << 20 // under the 100Mi threshold
-			}
-			return m
-		}
-	})
-	g := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("100m")}
-	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "guaranteed"}, Spec: corev1.PodSpec{Priority: ptr(int32(0)),
-		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep"}, Resources: corev1.ResourceRequirements{Requests: g, Limits: g}}}}})
-	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "besteffort"}, Spec: corev1.PodSpec{Priority: ptr(int32(1000)),
-		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep"}}}}})
-	h.createPod(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "burstable"}, Spec: corev1.PodSpec{Priority: ptr(int32(0)),
-		Containers: []corev1.Container{{Name: "c", Args: []string{"sleep"}, Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Ki")}}}}}})
-	for _, name := range []string{"guaranteed", "besteffort", "burstable"} {
-		h.waitPod(t, name, "Running", running)
-	}
-	short.Store(true)
-	h.wait(t, 30*time.Second, "a pod evicted", func() bool { return h.evicted("burstable") || h.evicted("besteffort") || h.evicted("guaranteed") })
-	if !h.evicted("burstable") || h.evicted("besteffort") {
-		t.Fatalf("burstable evicted %v, besteffort %v: want the low-priority Burstable pod first", h.evicted("burstable"), h.evicted("besteffort"))
-	}
-	p, _ := h.pod("burstable")
-	want := regexp.MustCompile(`^The node was low on resource: memory\. Threshold quantity: 100Mi, available: 10Mi\. ` +
-		`Container c was using \d+(Ki|Mi)?, request is 1Ki, has larger consumption of memory\. $`)
-	if !want.MatchString(p.Status.Message) {
-		t.Errorf("message %q, want %s", p.Status.Message, want)
-	}
-	h.waitEvent(t, "burstable", "Evicted", "request is 1Ki, has larger consumption of memory")
-	ctrs, _ := h.agent.rt.List(t.Context())
-	for _, c := range ctrs {
-		if c.SandboxID == string(p.UID) {
-			t.Errorf("the evicted pod's container %s is still there", c.ID)
-		}
-	}
-	h.waitPod(t, "besteffort", "Failed, Evicted", func(*corev1.Pod) bool { return h.evicted("besteffort") })
-	time.Sleep(500 * time.Millisecond) // a few more periods: nothing else goes
-	if g, _ := h.pod("guaranteed"); g == nil || g.Status.Phase != corev1.PodRunning {
-		t.Errorf("the Guaranteed pod: %+v", g)
 	}
 }

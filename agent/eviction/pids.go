@@ -1,4 +1,4 @@
-package agent
+package eviction
 
 import (
 	"bytes"
@@ -29,22 +29,22 @@ type pidCandidate struct {
 }
 
 // evictForPIDs evicts the pod rankPIDs puts first.
-func (a *Agent) evictForPIDs(m Measures, th PressureThresholds) *evictedPod {
-	pods := a.evictable()
+func (m *Manager) evictForPIDs(ms Measures, th Thresholds) *evictedPod {
+	pods := m.evictable()
 	if len(pods) == 0 {
-		a.log.Warn("PID pressure but no pod to evict", "pids", m.PIDs, "limit", m.PIDLimit)
+		m.cfg.Log.Warn("PID pressure but no pod to evict", "pids", ms.PIDs, "limit", ms.PIDLimit)
 		return nil
 	}
 	cands := make([]pidCandidate, 0, len(pods))
 	for _, p := range pods {
-		n, ok := podProcesses(p.uid)
+		n, ok := PodProcesses(p.UID)
 		cands = append(cands, pidCandidate{evictedPod: p, procs: n, known: ok})
 	}
 	rankPIDs(cands)
 	v := cands[0]
-	msg := pidPressureMessage(m, th, v.pod)
-	a.log.Info("evicting a pod: PID pressure", "pod", v.pod.Namespace+"/"+v.pod.Name, "processes", v.procs, "pids", m.PIDs, "limit", m.PIDLimit)
-	v.w.evict(&rejection{Reason: "Evicted", Message: msg})
+	msg := pidPressureMessage(ms, th, v.Pod)
+	m.cfg.Log.Info("evicting a pod: PID pressure", "pod", v.Pod.Namespace+"/"+v.Pod.Name, "processes", v.procs, "pids", ms.PIDs, "limit", ms.PIDLimit)
+	v.Worker.Evict(msg)
 	return &v.evictedPod
 }
 
@@ -52,7 +52,7 @@ func (a *Agent) evictForPIDs(m Measures, th PressureThresholds) *evictedPod {
 // threshold (a percentage of the pid limit, binary SI as every
 // percentage threshold) and the pids free (decimal SI); no container
 // part, the kubelet has no per-container usage to tell for pids.
-func pidPressureMessage(m Measures, th PressureThresholds, pod *corev1.Pod) string {
+func pidPressureMessage(m Measures, th Thresholds, pod *corev1.Pod) string {
 	return evictionMessage(resourcePIDs, thresholdQuantity(th.PIDAvailablePercent, m.PIDLimit),
 		resource.NewQuantity(m.PIDLimit-m.PIDs, resource.DecimalSI), pod, nil, nil)
 }
@@ -63,7 +63,7 @@ func pidPressureMessage(m Measures, th PressureThresholds, pod *corev1.Pod) stri
 func rankPIDs(cands []pidCandidate) {
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
-		if pa, pb := priorityOf(a.pod), priorityOf(b.pod); pa != pb {
+		if pa, pb := priorityOf(a.Pod), priorityOf(b.Pod); pa != pb {
 			return pa < pb
 		}
 		if a.known != b.known {
@@ -72,16 +72,16 @@ func rankPIDs(cands []pidCandidate) {
 		if a.procs != b.procs {
 			return a.procs > b.procs
 		}
-		return a.pod.Namespace+"/"+a.pod.Name < b.pod.Namespace+"/"+b.pod.Name
+		return a.Pod.Namespace+"/"+a.Pod.Name < b.Pod.Namespace+"/"+b.Pod.Name
 	})
 }
 
-// podProcesses counts pod uid's processes as the kubelet's stats do (the
+// PodProcesses counts pod uid's processes as the kubelet's stats do (the
 // CRI stats provider sums its containers' process counts, each the
 // length of the cgroup's cgroup.procs — processes, not threads): every
 // cgroup.procs under the pod cgroup, in the pids hierarchy of cgroup v1,
 // else the unified one, else v1's memory hierarchy.
-func podProcesses(uid string) (int64, bool) {
+func PodProcesses(uid string) (int64, bool) {
 	for _, root := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory"} {
 		dir := filepath.Join(root, "wake", uid)
 		if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
