@@ -18,7 +18,7 @@ import (
 
 	"github.com/wakehq/wake/agent/image"
 	"github.com/wakehq/wake/agent/internal/natsserve"
-	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 )
 
 // The image protocol: `wake image ls` and `wake image import` reach the
@@ -50,7 +50,7 @@ const (
 )
 
 // ImagesSubject is where the agent of node answers image requests.
-func ImagesSubject(node string) string { return "wake.node." + events.EncodeToken(node) + ".images" }
+func ImagesSubject(node string) string { return access.NodeSubject(node, access.VerbImages) }
 
 // ImageRequest is a request on ImagesSubject.
 type ImageRequest struct {

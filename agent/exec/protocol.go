@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 )
 
 // Version is the protocol version a Request carries.
@@ -47,7 +47,7 @@ const (
 )
 
 // Subject is where the agent of node answers exec requests.
-func Subject(node string) string { return "wake.node." + events.EncodeToken(node) + ".exec" }
+func Subject(node string) string { return access.NodeSubject(node, access.VerbExec) }
 
 // Request asks to run Command in one container of a pod. The gateway has
 // checked the names and that the container should be running.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 )
 
 // Version is the protocol version a Request carries.
@@ -27,7 +27,7 @@ const (
 )
 
 // Subject is where the agent of node answers log requests.
-func Subject(node string) string { return "wake.node." + events.EncodeToken(node) + ".logs" }
+func Subject(node string) string { return access.NodeSubject(node, access.VerbLogs) }
 
 // Request asks for one container's log, with the options of kubectl logs
 // (PodLogOptions). The gateway has checked the pod and container names.

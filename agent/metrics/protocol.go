@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 )
 
 // Version is the protocol's; a request of another version is refused.
@@ -23,7 +23,7 @@ const (
 )
 
 // Subject is where the agent of node answers metrics requests.
-func Subject(node string) string { return "wake.node." + events.EncodeToken(node) + ".metrics" }
+func Subject(node string) string { return access.NodeSubject(node, access.VerbMetrics) }
 
 // Request asks a node for its usage.
 type Request struct {

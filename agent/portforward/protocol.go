@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/wakehq/wake/agent/exec"
-	"github.com/wakehq/wake/events"
+	"github.com/wakehq/wake/events/access"
 )
 
 // Version is the protocol version a Request carries.
@@ -15,9 +15,7 @@ const Version = 1
 const DialTimeout = 10 * time.Second
 
 // Subject is where the agent of node answers port-forward requests.
-func Subject(node string) string {
-	return "wake.node." + events.EncodeToken(node) + ".portforward"
-}
+func Subject(node string) string { return access.NodeSubject(node, access.VerbPortForward) }
 
 // protocol names port-forward sessions in agent/exec's handshake.
 var protocol = exec.Protocol{Name: "port-forward", Subject: Subject}

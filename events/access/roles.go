@@ -37,9 +37,18 @@ var NoLogDeletion = []string{
 // from the log (audit.RemovalSubject): only admin may publish it.
 const RemovalSubject = "wake.audit.removal"
 
-// nodeVerbs are the request subjects an agent answers,
-// wake.node.<node>.<verb>.
-var nodeVerbs = []string{"logs", "exec", "images", "portforward", "metrics"}
+// The requests an agent answers, each on wake.node.<node>.<verb>
+// (NodeSubject): the one place these subjects are spelled.
+const (
+	VerbLogs        = "logs"
+	VerbExec        = "exec"
+	VerbImages      = "images"
+	VerbPortForward = "portforward"
+	VerbMetrics     = "metrics"
+)
+
+// nodeVerbs are the requests an agent answers.
+var nodeVerbs = []string{VerbLogs, VerbExec, VerbImages, VerbPortForward, VerbMetrics}
 
 // InboxPrefix is the prefix of the reply subjects node's agent makes
 // (nats.CustomInboxPrefix): its identity may subscribe to these only, so
