@@ -41,16 +41,7 @@ func mirror(calls *atomic.Int64) reconcile.Func {
 }
 
 func TestLoopConvergesOncePerKey(t *testing.T) {
-	_, nc := natstest.Start(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	log, err := events.Open(ctx, nc, events.Config{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.New(projections.Options{})
-	go view.Run(ctx, log, nil)
-	<-view.Ready()
+	ctx, cancel, log, view := runningView(t)
 
 	var calls, requeues atomic.Int64
 	loop := func() *reconcile.Loop {
@@ -164,16 +155,7 @@ func TestDeleteIsGracefulForBoundPods(t *testing.T) {
 // StatefulSet's pod, a mirror here): the create expects the deletion's
 // sequence, not 0.
 func TestLoopRecreatesADeletedName(t *testing.T) {
-	_, nc := natstest.Start(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	log, err := events.Open(ctx, nc, events.Config{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.New(projections.Options{})
-	go view.Run(ctx, log, nil)
-	<-view.Ready()
+	ctx, cancel, log, view := runningView(t)
 	var calls atomic.Int64
 	loop := &reconcile.Loop{
 		Name: "system:controller:mirror", Log: log, View: view, Reconcile: mirror(&calls),
@@ -189,7 +171,10 @@ func TestLoopRecreatesADeletedName(t *testing.T) {
 
 	put := func(typ events.Type, obj *corev1.ConfigMap, expect uint64) uint64 {
 		t.Helper()
-		var a reconcile.Append
+		var (
+			a   reconcile.Append
+			err error
+		)
 		if typ == events.ObjectCreated {
 			a, err = reconcile.Create(cmKind, obj, time.Now(), obj.Name)
 		} else {
@@ -233,4 +218,21 @@ func TestLoopRecreatesADeletedName(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runningView starts a NATS server, the log on it and a projection of it,
+// ready; cancel (also run at the test's end) stops them.
+func runningView(t *testing.T) (context.Context, context.CancelFunc, *events.Log, *projections.Projection) {
+	t.Helper()
+	_, nc := natstest.Start(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	log, err := events.Open(ctx, nc, events.Config{Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := projections.New(projections.Options{})
+	go view.Run(ctx, log, nil)
+	<-view.Ready()
+	return ctx, cancel, log, view
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/wakehq/wake/events"
-	"github.com/wakehq/wake/events/natstest"
 	"github.com/wakehq/wake/projections"
 	"github.com/wakehq/wake/services/reconcile"
 )
@@ -63,16 +62,7 @@ func loopGoroutines() int {
 // Cancelled, Run must return at once, log no retry storm, and leave none
 // of its goroutines behind.
 func TestLoopStopsPromptlyWithAFullQueueOfFailingKeys(t *testing.T) {
-	_, nc := natstest.Start(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	log, err := events.Open(ctx, nc, events.Config{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.New(projections.Options{})
-	go view.Run(ctx, log, nil)
-	<-view.Ready()
+	ctx, _, log, view := runningView(t)
 
 	const keys = 1000
 	var armed atomic.Bool
@@ -127,16 +117,7 @@ func TestLoopStopsPromptlyWithAFullQueueOfFailingKeys(t *testing.T) {
 // A failing key is retried with growing delays; a terminal error is not
 // retried; a success resets the backoff.
 func TestLoopBacksOffAndDropsTerminalErrors(t *testing.T) {
-	_, nc := natstest.Start(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	log, err := events.Open(ctx, nc, events.Config{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	view := projections.New(projections.Options{})
-	go view.Run(ctx, log, nil)
-	<-view.Ready()
+	ctx, cancel, log, view := runningView(t)
 
 	retried := events.Ref{Resource: "nodes", Name: "retried"}
 	terminal := events.Ref{Resource: "nodes", Name: "terminal"}
