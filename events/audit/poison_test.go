@@ -6,9 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/wakehq/wake/events"
 	"github.com/wakehq/wake/events/audit"
-	"github.com/wakehq/wake/events/natstest"
 )
 
 // A message that is not an event does not stop the sealer: it is sealed
@@ -19,15 +17,7 @@ import (
 func TestSealerSealsPoison(t *testing.T) {
 	gw, gwPub := userKey(t)
 	admin, adminPub := userKey(t)
-	_, nc := natstest.Start(t)
-	log, err := events.Open(t.Context(), nc, events.Config{Memory: true, Signer: gw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seals, err := audit.OpenSeals(t.Context(), log.JetStream(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, seals := openSigned(t, gw)
 	appendN(t, log, 3)
 	var poison []uint64
 	for _, data := range []string{"not an event", "another"} {

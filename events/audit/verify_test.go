@@ -319,15 +319,7 @@ func writeV1Seal(t *testing.T, log *events.Log, first, last uint64, prev string,
 func TestRemoveExplainsTheEvent(t *testing.T) {
 	gw, gwPub := userKey(t)
 	admin, adminPub := userKey(t)
-	_, nc := natstest.Start(t)
-	log, err := events.Open(t.Context(), nc, events.Config{Memory: true, Signer: gw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seals, err := audit.OpenSeals(t.Context(), log.JetStream(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, seals := openSigned(t, gw)
 	appendN(t, log, 5)
 	forged := forge(t, log, "poison")
 	appendN(t, log, 2)
@@ -396,4 +388,19 @@ func TestSealStreamDeniesPurge(t *testing.T) {
 	if !c.DenyPurge || !c.DenyDelete || len(c.Subjects) != 2 {
 		t.Fatalf("seal stream %+v", c)
 	}
+}
+
+// openSigned opens a log signing with kp, and its seal stream.
+func openSigned(t *testing.T, kp nkeys.KeyPair) (*events.Log, *audit.Seals) {
+	t.Helper()
+	_, nc := natstest.Start(t)
+	log, err := events.Open(t.Context(), nc, events.Config{Memory: true, Signer: kp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seals, err := audit.OpenSeals(t.Context(), log.JetStream(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return log, seals
 }
