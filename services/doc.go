@@ -9,5 +9,20 @@
 //	 └──────────── Append(event, expect) ◄──────── []Append ◄───┘
 //
 // reconcile/ is the loop they share; controllers/<name>/ one package per
-// controller.
+// controller; scheduler/ the scheduler.
+//
+// Beside the loops live the services that are not loops but serve the
+// cluster from the log the same way, and the libraries only they share:
+//
+//   - dns/: cluster DNS (cluster.local) answered from the projection; the
+//     agents and `wake dns` run it.
+//   - sink/: delivery of events to CloudEvents HTTP sinks (durable
+//     consumers, no writes to the log).
+//   - ipam/: the race-free allocation of ClusterIPs and NodePorts through
+//     the log, for the gateway's Service admission and the repair loop.
+//   - lease/: leader election and node heartbeats in KV buckets.
+//
+// A reader should not confuse this folder with Kubernetes Services (the
+// kind): those are served by gateway/ (services.go) and given addresses
+// by ipam/ and endpoints by controllers/endpoints and endpointslice.
 package services
