@@ -105,6 +105,7 @@ type Agent struct {
 	images  *image.Store
 	net     *network.Network
 	dns     clusterResolver // pods' resolv.conf under ClusterFirst; set in Run
+	writer  events.Writer   // as the node; every append waits for the view
 
 	eviction *eviction.Manager // pressure conditions and evictions (eviction.go)
 
@@ -158,6 +159,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName),
 		workers: map[string]*podWorker{}, finished: map[string]bool{}, pulls: map[string]*pullCall{},
 	}
+	a.writer = events.Writer{Log: cfg.Log, Source: "wake/agent", Actor: "system:node:" + cfg.NodeName, Now: cfg.Now, Applied: cfg.View}
 	a.eviction = a.newEvictionManager()
 	return a, nil
 }
@@ -403,17 +405,11 @@ func (a *Agent) cleanupOrphans(ctx context.Context, live map[string]bool) {
 // append writes one decision as the node, then waits until the view has
 // applied it.
 func (a *Agent) append(ctx context.Context, ap reconcile.Append) (uint64, error) {
-	ev := ap.Event
-	ev.ID = events.NewID()
-	ev.Actor = "system:node:" + a.cfg.NodeName
-	ev.Source = "wake/agent"
-	ev.RequestID = ev.ID
-	ev.Time = a.now().UTC()
-	seq, err := a.cfg.Log.Append(ctx, ev, ap.Expect)
-	if err != nil {
+	ev, err := a.writer.Append(ctx, ap.Event, ap.Expect)
+	if err != nil && ev.Seq == 0 {
 		return 0, fmt.Errorf("append %s of %s: %w", ev.Type, ev.Ref, err)
 	}
-	return seq, a.cfg.View.WaitFor(ctx, seq)
+	return ev.Seq, err
 }
 
 // catchUp waits until the view has applied the whole log (after a

@@ -16,6 +16,11 @@
 //     up to now) and Subscribe (follow forever), and ReadSkipping and
 //     SubscribeSkipping for readers that must survive any bytes in the
 //     stream (poison is quarantined, never fatal: see README.md).
+//   - the Writer every role writes through: it stamps an event (id,
+//     source, actor, request id, time), appends it with its expectation
+//     (one or a batch) and waits until the projection has applied it.
+//     The projection comes in as the small interface Applied, so events
+//     never imports projections;
 //   - signatures: a Log with a signer (Config.Signer, Log.WithSigner)
 //     signs every event it appends (ce-wakesigner, ce-wakesignature over
 //     SigningDigest); VerifySignature checks one. Which keys to trust is

@@ -287,17 +287,24 @@ func (a *allocation) claim(ctx context.Context, ref events.Ref, owner ipam.Owner
 	default:
 		expect = last.Seq
 	}
-	ev := ipam.Event(ref, owner, a.s.now())
-	ev.ID, ev.Source, ev.Actor, ev.RequestID = events.NewID(), a.s.source, userFrom(ctx).Name, requestID(ctx)
-	seq, err := a.s.log.Append(ctx, ev, expect)
+	ev, err := a.s.recordWriter(ctx).Append(ctx, ipam.Event(ref, owner, a.s.now()), expect)
 	if errors.Is(err, events.ErrConflict) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	a.claims = append(a.claims, claim{ev: ev, seq: seq})
+	a.claims = append(a.claims, claim{ev: ev, seq: ev.Seq})
 	return true, nil
+}
+
+// recordWriter writes allocation records as the caller of ctx without
+// waiting for the projection: claims read the log (Last), not the
+// projection.
+func (s *Server) recordWriter(ctx context.Context) events.Writer {
+	w := s.writer(ctx)
+	w.Applied = nil
+	return w
 }
 
 // undo releases every claim, in reverse. It runs even when the request's
@@ -341,12 +348,8 @@ func (s *Server) deleteRecord(ctx context.Context, ref events.Ref, data []byte, 
 	if ref.Group == ipam.PortGroup {
 		apiVersion, kind = ipam.PortAPIVersion, ipam.PortKind
 	}
-	ev := events.Event{
-		ID: events.NewID(), Type: events.ObjectDeleted, Source: s.source, Time: s.now().UTC(),
-		Ref: ref, APIVersion: apiVersion, Kind: kind,
-		Actor: userFrom(ctx).Name, RequestID: requestID(ctx), Data: data,
-	}
-	if _, err := s.log.Append(ctx, ev, seq); err != nil {
+	ev := events.Event{Type: events.ObjectDeleted, Ref: ref, APIVersion: apiVersion, Kind: kind, Data: data}
+	if _, err := s.recordWriter(ctx).Append(ctx, ev, seq); err != nil {
 		s.logger.Warn("releasing an allocation failed; the repair controller will", "record", ref.String(), "err", err)
 	}
 }

@@ -36,20 +36,24 @@ func (s *Server) commit(ctx context.Context, t target, typ events.Type, change e
 	if typ != events.ObjectUpdated {
 		change = "" // creations and deletions say what they are by their type
 	}
-	ev := events.Event{
-		ID: events.NewID(), Type: typ, Source: s.source, Time: s.now().UTC(),
-		Ref: t.ref(), APIVersion: t.kind.APIVersion(), Kind: t.kind.Kind,
-		Actor: userFrom(ctx).Name, RequestID: requestID(ctx), Change: change, Data: data,
-	}
-	seq, err := s.log.Append(ctx, ev, expect)
+	ev, err := s.writer(ctx).Append(ctx, events.Event{
+		Type: typ, Ref: t.ref(), APIVersion: t.kind.APIVersion(), Kind: t.kind.Kind,
+		Change: change, Data: data,
+	}, expect)
 	if err != nil {
 		return nil, err
 	}
-	ev.Seq = seq
-	if err := s.proj.WaitFor(ctx, seq); err != nil {
-		return nil, err
-	}
 	return projections.BuildObject(ev)
+}
+
+// writer writes as the caller of ctx (its user is the actor, its request
+// the request id) and waits until the projection has applied each write,
+// so that the next read serves it.
+func (s *Server) writer(ctx context.Context) events.Writer {
+	return events.Writer{
+		Log: s.log, Source: s.source, Actor: userFrom(ctx).Name, RequestID: requestID(ctx),
+		Now: s.now, Applied: s.proj,
+	}
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, t target) error {

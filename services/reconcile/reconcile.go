@@ -200,8 +200,8 @@ func (l *Loop) watch(ctx context.Context, w *projections.Watcher, q *queue) {
 }
 
 // process reconciles one key and appends its decisions as one batch (they
-// must name different objects). It then waits until the view has applied
-// them, so the reconciler never decides twice on the same state.
+// must name different objects). The writer waits until the view has
+// applied them, so the reconciler never decides twice on the same state.
 func (l *Loop) process(ctx context.Context, key events.Ref) error {
 	appends, err := l.Reconcile(l.View, key, l.Now())
 	if err != nil {
@@ -213,42 +213,36 @@ func (l *Loop) process(ctx context.Context, key events.Ref) error {
 	}
 	batch := make([]events.Pending, len(appends))
 	for i, a := range appends {
-		ev := a.Event
-		ev.ID = events.NewID()
-		ev.Actor = l.Name
-		ev.Source = "wake/controllers"
-		if ev.RequestID == "" {
-			ev.RequestID = ev.ID
-		}
-		if ev.Time.IsZero() {
-			ev.Time = l.Now().UTC()
-		}
-		batch[i] = events.Pending{Event: ev, Expect: a.Expect}
+		batch[i] = events.Pending{Event: a.Event, Expect: a.Expect}
 	}
-	var last uint64
+	w := l.writer()
+	results, err := w.AppendBatch(ctx, batch)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for i, r := range l.Log.AppendBatch(ctx, batch) {
+	for i, r := range results {
 		if errors.Is(r.Err, events.ErrConflict) {
-			r = l.recreate(ctx, batch[i], r)
+			r = l.recreate(ctx, w, batch[i], r)
 		}
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("append %s for %s: %w", batch[i].Event.Type, batch[i].Event.Ref, r.Err))
-		}
-		last = max(last, r.Seq)
-	}
-	if last > 0 {
-		if err := l.View.WaitFor(ctx, last); err != nil {
-			return err
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// writer writes as the controller: its name is the actor, and every
+// append waits for the view.
+func (l *Loop) writer() events.Writer {
+	return events.Writer{Log: l.Log, Source: "wake/controllers", Actor: l.Name, Now: l.Now, Applied: l.View}
+}
+
 // recreate retries a create that conflicted because its name was used
 // before: an object's subject ends with the deletion of its last object, so
 // a new one must expect that deletion's sequence (as the gateway's creates
-// do), not 0. Any other conflict stands.
-func (l *Loop) recreate(ctx context.Context, p events.Pending, r events.Result) events.Result {
+// do), not 0. Any other conflict stands. The retry keeps the event's id.
+func (l *Loop) recreate(ctx context.Context, w events.Writer, p events.Pending, r events.Result) events.Result {
 	if p.Event.Type != events.ObjectCreated || p.Expect != 0 {
 		return r
 	}
@@ -256,6 +250,6 @@ func (l *Loop) recreate(ctx context.Context, p events.Pending, r events.Result) 
 	if err != nil || last.Type != events.ObjectDeleted {
 		return r
 	}
-	seq, err := l.Log.Append(ctx, p.Event, last.Seq)
-	return events.Result{Seq: seq, Err: err}
+	ev, err := w.Append(ctx, p.Event, last.Seq)
+	return events.Result{Seq: ev.Seq, Err: err}
 }

@@ -10,7 +10,7 @@
 //	                            ▼
 //	        assume in the snapshot, next pod … end of round
 //	                            ▼
-//	log.AppendBatch(bindings, status updates, victim deletions) ──► WaitFor(last)
+//	events.Writer.AppendBatch(bindings, status updates, victim deletions) ──► WaitFor(last)
 //
 // It owns: the plugins (filters NodeReady, NodeUnschedulable, NodeName,
 // TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread,

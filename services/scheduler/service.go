@@ -249,7 +249,7 @@ func (s *Scheduler) round(ctx context.Context, seq uint64) error {
 			return
 		}
 		ev := a.Event
-		ev.ID, ev.Source, ev.Actor, ev.Time = events.NewID(), "wake/scheduler", s.Name, now.UTC()
+		ev.Time = now.UTC() // the round's decision time; the writer stamps the rest
 		ev.RequestID = "schedule/" + owner.obj.UID + "/" + strconv.FormatUint(seq, 10)
 		batch = append(batch, events.Pending{Event: ev, Expect: a.Expect})
 		owners = append(owners, owner)
@@ -312,8 +312,9 @@ func (s *Scheduler) round(ctx context.Context, seq uint64) error {
 // A binding that fails is forgotten (its pod is decided again next round);
 // a conflict means the pod changed, and that change is on its way.
 func (s *Scheduler) commit(ctx context.Context, batch []events.Pending, owners []*pendingPod) error {
-	var last uint64
-	for i, r := range s.log.AppendBatch(ctx, batch) {
+	w := events.Writer{Log: s.log, Source: "wake/scheduler", Actor: s.Name, Applied: s.view}
+	results, waitErr := w.AppendBatch(ctx, batch)
+	for i, r := range results {
 		ev, p := batch[i].Event, owners[i]
 		key := PodKey(p.pod)
 		isOwn := ev.Ref.Namespace+"/"+ev.Ref.Name == key
@@ -334,7 +335,6 @@ func (s *Scheduler) commit(ctx context.Context, batch []events.Pending, owners [
 			}
 			continue
 		}
-		last = max(last, r.Seq)
 		switch {
 		case isOwn && ev.Change == events.ChangeBinding:
 			s.bound[key] = r.Seq
@@ -344,11 +344,8 @@ func (s *Scheduler) commit(ctx context.Context, batch []events.Pending, owners [
 			p.wrote = r.Seq
 		}
 	}
-	if last == 0 {
-		return nil
-	}
-	if err := s.view.WaitFor(ctx, last); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("scheduler: %w", err)
+	if waitErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("scheduler: %w", waitErr)
 	}
 	return nil
 }

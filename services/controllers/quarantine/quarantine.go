@@ -160,11 +160,8 @@ func (s *Service) write(ctx context.Context, q projections.Quarantined) error {
 		s.Logger.Error("quarantine: no warning event for a quarantined message", "seq", q.Seq, "err", err)
 		return nil
 	}
-	ev := a.Event
-	ev.ID = events.NewID()
-	ev.Actor, ev.Source, ev.RequestID = Name, "wake/controllers", "quarantine/"+strconv.FormatUint(q.Seq, 10)
-	ev.Time = s.Now().UTC()
-	_, err = s.Log.Append(ctx, ev, 0)
+	w := events.Writer{Log: s.Log, Source: "wake/controllers", Actor: Name, RequestID: "quarantine/" + strconv.FormatUint(q.Seq, 10), Now: s.Now}
+	_, err = w.Append(ctx, a.Event, 0)
 	if errors.Is(err, events.ErrConflict) {
 		return nil // written before
 	}
