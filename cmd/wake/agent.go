@@ -166,10 +166,7 @@ func useJoin(nf *natsFlags, state, token string, node *string, nodeSet bool) err
 				os.Remove(path)
 				continue
 			}
-			if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
-				return err
-			}
-			if err := os.Rename(path+".tmp", path); err != nil {
+			if err := access.WriteSecret(path, []byte(content)); err != nil {
 				return err
 			}
 		}

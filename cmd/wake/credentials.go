@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
@@ -260,13 +259,10 @@ func (id identity) logs(log *events.Log) (roleLogs, error) {
 // localIdentity is wake up's: each role signs with the key of its
 // credentials file in the data directory, the local agent with its
 // node's (node: "" when it runs none), and the audit trusts every
-// identity the data directory's authority issued.
-func localIdentity(dataDir, node string) (identity, error) {
-	auth, err := loadAuthority(dataDir)
-	if err != nil {
-		return identity{}, err
-	}
+// identity auth (the data directory's authority) issued.
+func localIdentity(auth *access.Authority, dataDir, node string) (identity, error) {
 	id := identity{keys: map[access.Role]nkeys.KeyPair{}}
+	var err error
 	for _, role := range []access.Role{access.Gateway, access.Scheduler, access.Controllers} {
 		if id.keys[role], err = events.LoadSigner(credsPath(dataDir, role)); err != nil {
 			return identity{}, err
@@ -286,12 +282,8 @@ func localIdentity(dataDir, node string) (identity, error) {
 // the machine's name changed).
 func localAgentKey(auth *access.Authority, dataDir, node string) (nkeys.KeyPair, error) {
 	path := credsPath(dataDir, access.Agent)
-	if b, err := os.ReadFile(path); err == nil {
-		if token, err := jwt.ParseDecoratedJWT(b); err == nil {
-			if uc, err := jwt.DecodeUserClaims(token); err == nil && uc.Tags.Contains("node:"+node) {
-				return events.LoadSigner(path)
-			}
-		}
+	if b, err := os.ReadFile(path); err == nil && access.CheckCreds(b, access.Agent, node) == nil {
+		return events.LoadSigner(path)
 	}
 	u, err := auth.Issue(access.Agent, node, "wake agent "+node)
 	if err != nil {
@@ -324,11 +316,11 @@ func trustOf(auth *access.Authority) func() (audit.Trust, error) {
 // trusts the identities of the data directory's authority, if it has one.
 func (f *natsFlags) identity(role access.Role) (identity, error) {
 	id := identity{}
-	if f.creds != "" {
-		kp, err := events.LoadSigner(f.creds)
-		if err != nil {
-			return identity{}, err
-		}
+	kp, err := f.signer()
+	if err != nil {
+		return identity{}, err
+	}
+	if kp != nil {
 		id.keys = map[access.Role]nkeys.KeyPair{role: kp}
 	}
 	dir := filepath.Join(cmp.Or(f.dataDir, defaultDataDir()), keysDir)

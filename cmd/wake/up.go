@@ -94,7 +94,11 @@ func up(ctx context.Context, cfg upConfig) error {
 	if err != nil {
 		return fmt.Errorf("CA: %w", err)
 	}
-	nc, stopNATS, err := connectNATS(cfg, ca)
+	auth, err := loadAuthority(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	nc, stopNATS, err := connectNATS(cfg, ca, auth)
 	if err != nil {
 		return err
 	}
@@ -122,7 +126,7 @@ func up(ctx context.Context, cfg upConfig) error {
 	if cfg.agent {
 		node = localNodeName()
 	}
-	id, err := localIdentity(cfg.dataDir, node)
+	id, err := localIdentity(auth, cfg.dataDir, node)
 	if err != nil {
 		return err
 	}
@@ -309,7 +313,7 @@ func advertise(ln net.Listener) gateway.ServiceNetwork {
 // connectNATS connects to the external server, or starts the embedded one:
 // it admits only the identities of the data directory's authority
 // (<data>/nats-keys), and TLS with a certificate of ca beyond loopback.
-func connectNATS(cfg upConfig, ca *pki.CA) (*nats.Conn, func(), error) {
+func connectNATS(cfg upConfig, ca *pki.CA, auth *access.Authority) (*nats.Conn, func(), error) {
 	if cfg.natsURL != "" {
 		nf := natsFlags{url: cfg.natsURL, role: access.Admin, dataDir: cfg.dataDir}
 		nc, err := nf.connect("wake up")
@@ -317,10 +321,6 @@ func connectNATS(cfg upConfig, ca *pki.CA) (*nats.Conn, func(), error) {
 			return nil, nil, err
 		}
 		return nc, nc.Close, nil
-	}
-	auth, err := loadAuthority(cfg.dataDir)
-	if err != nil {
-		return nil, nil, err
 	}
 	opts := embedded.Options{Dir: filepath.Join(cfg.dataDir, "nats"), Listen: cfg.natsListen, NoSync: cfg.noSync, Auth: auth}
 	if host, _, err := net.SplitHostPort(cfg.natsListen); err == nil && !embedded.Loopback(host) {

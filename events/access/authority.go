@@ -78,7 +78,7 @@ func loadOrCreateKey(path string, create func() (nkeys.KeyPair, error)) (nkeys.K
 		if err != nil {
 			return nil, err
 		}
-		if err := writeSecret(path, seed); err != nil {
+		if err := WriteSecret(path, seed); err != nil {
 			return nil, err
 		}
 		return kp, nil
@@ -93,8 +93,9 @@ func loadOrCreateKey(path string, create func() (nkeys.KeyPair, error)) (nkeys.K
 	return kp, nil
 }
 
-// writeSecret writes data readable by its owner only, atomically.
-func writeSecret(path string, data []byte) error {
+// WriteSecret writes data readable by its owner only (mode 0600),
+// atomically: keys, credentials, a join token's parts.
+func WriteSecret(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("access: %w", err)
@@ -304,5 +305,5 @@ func (u User) WriteCreds(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeSecret(path, creds)
+	return WriteSecret(path, creds)
 }

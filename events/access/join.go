@@ -102,23 +102,32 @@ func (j Join) validate() error {
 			return fmt.Errorf("access: join token: CA: %w", err)
 		}
 	}
-	token, err := jwt.ParseDecoratedJWT([]byte(j.Creds))
+	if err := CheckCreds([]byte(j.Creds), Agent, j.Node); err != nil {
+		return fmt.Errorf("access: join token: %w", err)
+	}
+	return nil
+}
+
+// CheckCreds reports whether creds (a credentials file) are an identity
+// of role for node ("" for roles without one) whose key matches its JWT.
+func CheckCreds(creds []byte, role Role, node string) error {
+	token, err := jwt.ParseDecoratedJWT(creds)
 	if err != nil {
-		return fmt.Errorf("access: join token: credentials: %w", err)
+		return fmt.Errorf("credentials: %w", err)
 	}
 	uc, err := jwt.DecodeUserClaims(token)
 	if err != nil {
-		return fmt.Errorf("access: join token: credentials: %w", err)
+		return fmt.Errorf("credentials: %w", err)
 	}
-	if !uc.Tags.Contains("role:"+string(Agent)) || !uc.Tags.Contains("node:"+j.Node) {
-		return fmt.Errorf("access: join token: the credentials are not an agent's for node %q", j.Node)
+	if !uc.Tags.Contains("role:"+string(role)) || (node != "" && !uc.Tags.Contains("node:"+node)) {
+		return fmt.Errorf("these are not %s credentials for node %q", role, node)
 	}
-	kp, err := jwt.ParseDecoratedUserNKey([]byte(j.Creds))
+	kp, err := jwt.ParseDecoratedUserNKey(creds)
 	if err != nil {
-		return fmt.Errorf("access: join token: credentials: %w", err)
+		return fmt.Errorf("credentials: %w", err)
 	}
 	if pub, err := kp.PublicKey(); err != nil || pub != uc.Subject || nkeys.Prefix(pub) != nkeys.PrefixByteUser {
-		return fmt.Errorf("access: join token: the credentials' key does not match their JWT")
+		return fmt.Errorf("the credentials' key does not match their JWT")
 	}
 	return nil
 }
